@@ -1,0 +1,6 @@
+"""Writers: Documents to files, committed only when the shard succeeds."""
+
+from blocks.writers.base import DiskWriter
+from blocks.writers.jsonl import JsonlWriter
+
+__all__ = ["DiskWriter", "JsonlWriter"]
