@@ -1,0 +1,48 @@
+# shardyard developer entry points. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export UV_NATIVE_TLS := 1
+
+.PHONY: help venv lint typecheck test test-integration test-all ci setup quickstart bench bench-datatrove clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(PY): pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
+	uv venv -q --allow-existing --python python3 $(VENV)
+	uv pip install -q --python $(PY) -e '.[dev]'
+	@touch $(PY)
+
+venv: $(PY)  ## create .venv with every extra and the dev tools
+
+lint: $(PY)  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: $(PY)  ## fast tests (no external services needed)
+	$(VENV)/bin/pytest -q -m "not integration and not slow"
+
+test-all: $(PY)  ## every test, integration and slow included
+	$(VENV)/bin/pytest -q
+
+setup:  ## install and start what the integration tests need (apt, dockerd, images, slurm, apptainer)
+	bash scripts/setup/all.sh
+
+ci: setup $(PY)  ## what CI runs on a fresh machine: set up everything, lint, run every test
+	$(PY) -m bench.realdata fetch
+	$(MAKE) lint
+	CI=$${CI:-true} $(VENV)/bin/pytest -q -ra
+
+quickstart: $(PY)  ## fetch a small real sample and run the quickstart pipeline on the embedded default
+	$(PY) -m bench.realdata quickstart data/quickstart
+	$(VENV)/bin/shardyard run examples/quickstart.yaml
+
+bench: $(PY)  ## side-by-side benchmarks against datatrove (builds its venv and the corpus)
+	bash bench/datatrove_env.sh
+	$(PY) -m bench.run_all
+
+clean:  ## remove caches and outputs (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache data/quickstart/out logs
