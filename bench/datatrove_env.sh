@@ -47,16 +47,27 @@ if [[ ! -x "$venv/bin/python" ]]; then
     "$uv_bin" venv --quiet --python "$py_version" "$venv"
 fi
 
-excludes="$(mktemp)"
-trap 'rm -f "$excludes"' EXIT
-printf 'fasttext-numpy2-wheel\n' >"$excludes"
-
-log "installing datatrove 0.10.1 and its extras"
-"$uv_bin" pip install --quiet --python "$venv/bin/python" --excludes "$excludes" \
-    'datatrove[io,processing]==0.10.1' \
-    'spacy>=3.8,<4' \
-    'lxml_html_clean' \
+pkgs=(
+    'datatrove[io,processing]==0.10.1'
+    'spacy>=3.8,<4'
+    'lxml_html_clean'
     'fasttext-community==0.11.9'
+    # pinned because the committed tests/fixtures/datatrove/warc_counts.json depends on them
+    'warcio==1.8.1'
+    'trafilatura==1.11.0'
+)
+log "installing datatrove 0.10.1 and its extras"
+if "$uv_bin" pip install --help 2>/dev/null | grep -q -- '--excludes'; then
+    excludes="$(mktemp)"
+    trap 'rm -f "$excludes"' EXIT
+    printf 'fasttext-numpy2-wheel\n' >"$excludes"
+    "$uv_bin" pip install --quiet --python "$venv/bin/python" --excludes "$excludes" "${pkgs[@]}"
+else
+    # older uv: install, then swap datatrove's fasttext distribution for fasttext-community
+    "$uv_bin" pip install --quiet --python "$venv/bin/python" "${pkgs[@]}"
+    "$uv_bin" pip uninstall --quiet --python "$venv/bin/python" fasttext-numpy2-wheel 2>/dev/null || true
+    "$uv_bin" pip install --quiet --python "$venv/bin/python" --reinstall 'fasttext-community==0.11.9'
+fi
 
 log "self-check"
 "$venv/bin/python" - <<'PY'
