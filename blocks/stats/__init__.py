@@ -1,5 +1,20 @@
-"""Summary statistics blocks (DocStats, WordStats, ...) and the mergeable metric types."""
+"""Summary statistics blocks (DocStats, LineStats, ...), their merger, and the metric types."""
 
 from blocks.metrics import MetricStats, MetricStatsDict
+from blocks.stats.base import DEFAULT_TOP_K_CONFIG, BaseStats, TopKConfig
+from blocks.stats.doc_stats import DocStats
+from blocks.stats.line_stats import LineStats
+from blocks.stats.merger import StatsMerger
+from blocks.stats.paragraph_stats import ParagraphStats
 
-__all__ = ["MetricStats", "MetricStatsDict"]
+__all__ = [
+    "DEFAULT_TOP_K_CONFIG",
+    "BaseStats",
+    "DocStats",
+    "LineStats",
+    "MetricStats",
+    "MetricStatsDict",
+    "ParagraphStats",
+    "StatsMerger",
+    "TopKConfig",
+]
