@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -49,7 +50,7 @@ def _coverage(shards: list[list[FileRange]], sizes: dict[str, int]) -> None:
             continue
         spans = sorted(ranges[path])
         assert spans[0][0] == 0 and spans[-1][1] == size
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end == start  # no gap, no overlap
 
 
@@ -90,7 +91,7 @@ def test_by_size_covers_every_byte_once(
 def test_even_ranges_tile(size: int, target: int) -> None:
     spans = even_ranges(size, target)
     assert spans[0][0] == 0 and spans[-1][1] == size
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
     assert all(e - s <= target for s, e in spans) or size == 0
 
 
@@ -104,7 +105,7 @@ def test_group_offsets_start_on_records(offsets: list[int], size: int, target: i
     valid = {o for o in offsets if o < size} | {0}
     assert spans[0][0] == 0 and spans[-1][1] == size
     assert all(s in valid for s, _ in spans)
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
 def _write_jsonl(path: Path, texts: list[str]) -> None:
@@ -136,7 +137,7 @@ def test_split_jsonl_reads_every_line_once(
         ctx = TaskContext(rank=rank, world_size=plan.tasks, files=files)
         collected: list[str] = []
 
-        def sink(data, rank=0, world_size=1, out=collected):  # type: ignore[no-untyped-def]
+        def sink(data, rank=0, world_size=1, out=collected):
             for doc in data:
                 out.append(doc.text)
                 yield doc
