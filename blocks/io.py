@@ -29,8 +29,21 @@ def compression_of(path: str) -> str | None:
     return COMPRESSIONS.get(posixpath.splitext(path)[1].lower())
 
 
+_GLOB_MAGIC = re.compile(r"[*?\[]")
+_TEMP_NAME = re.compile(r"^\..+\.tmp-[0-9a-f]{8}$")
+
+
+def has_glob_magic(pattern: str) -> bool:
+    """Whether ``pattern`` contains a wildcard (``*``, ``?`` or ``[...]``)."""
+    return _GLOB_MAGIC.search(pattern) is not None
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    # "**/" matches zero or more directories, "*" stays within one path component.
+    """Translate a glob to a regex over "/"-separated relative paths.
+
+    ``**/`` matches zero or more directories, ``**`` anything, ``*`` and ``?`` stay within
+    one path component, ``[abc]`` / ``[!abc]`` are character classes.
+    """
     out = []
     i = 0
     while i < len(pattern):
@@ -46,6 +59,13 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             out.append("[^/]")
             i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            close = pattern.index("]", i + 2)
+            body = pattern[i + 1 : close]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            out.append(("[^/" if negate else "[") + body.replace("\\", "\\\\") + "]")
+            i = close + 1
         else:
             out.append(re.escape(pattern[i]))
             i += 1
@@ -95,6 +115,8 @@ class DataFolder:
         return posixpath.join(self.path, relpath) if relpath else self.path
 
     def full_url(self, relpath: str) -> str:
+        """``relpath`` as an absolute local path or a ``protocol://`` URL (DataTrove's
+        ``resolve_paths``); readers put it in ``metadata["file_path"]``."""
         full = self.resolve(relpath)
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
         return full if self.is_local else f"{protocol}://{full}"
@@ -108,24 +130,34 @@ class DataFolder:
     ) -> list[tuple[str, int]]:
         """Sorted ``(relative path, size)`` of the files under the folder.
 
-        ``glob_pattern`` is matched against the relative path; a pattern without "/" is
-        matched against the file name, at any depth when ``recursive``.
+        One listing call (``fs.find`` with details), so sizes cost nothing extra on object
+        stores. ``glob_pattern`` is matched against the path relative to the folder (or to
+        ``subdirectory``); a pattern without "/" is matched against the file name, at any
+        depth when ``recursive`` (DataTrove only matches top-level names unless the pattern
+        starts with ``**/``; we match deeper names too because a recursive listing that
+        silently drops nested files is the more surprising behaviour). As in DataTrove, a
+        pattern without any wildcard is a suffix: ``".jsonl.gz"`` means ``"*.jsonl.gz"``.
+        Writers' in-flight temporary files (``.name.tmp-xxxxxxxx``) are never listed.
         """
         base = self.resolve(subdirectory)
         if not self.fs.exists(base):
             return []
         found = self.fs.find(base, maxdepth=None if recursive else 1, withdirs=False, detail=True)
+        if glob_pattern and not has_glob_magic(glob_pattern):
+            glob_pattern = f"*{glob_pattern}"
         regex = _glob_regex(glob_pattern) if glob_pattern else None
+        root = posixpath.join(self.path, subdirectory) if subdirectory else self.path
         out = []
         for full, info in found.items():
             if info.get("type") == "directory":
                 continue
-            rel = posixpath.relpath(self.fs._strip_protocol(full), self.path)
+            stripped = self.fs._strip_protocol(full)
+            rel = posixpath.relpath(stripped, self.path)
             name = posixpath.basename(rel)
-            if name.startswith(".") and ".tmp-" in name:
+            if _TEMP_NAME.match(name):
                 continue  # a writer's in-flight temporary file
             if regex is not None:
-                target = rel if "/" in glob_pattern else name  # type: ignore[operator]
+                target = posixpath.relpath(stripped, root) if "/" in glob_pattern else name  # type: ignore[operator]
                 if not regex.match(target):
                     continue
             out.append((rel, int(info.get("size") or 0)))
@@ -153,7 +185,8 @@ class DataFolder:
             parent = posixpath.dirname(full)
             if parent:
                 self.fs.makedirs(parent, exist_ok=True)
-        return self.fs.open(full, mode, compression=compression, **kwargs)  # type: ignore[no-any-return]
+        handle: IO[Any] = self.fs.open(full, mode, compression=compression, **kwargs)
+        return handle
 
     def exists(self, relpath: str = "") -> bool:
         return bool(self.fs.exists(self.resolve(relpath)))

@@ -3,83 +3,119 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import orjson
 
 from blocks.document import Document
 from blocks.io import compression_of
-from blocks.readers.base import BaseDiskReader
+from blocks.readers.base import Adapter, BaseDiskReader, DataFileLike
+
+Compression = Literal["infer", "gzip", "zstd", "bz2", "xz"] | None
 
 
 class JsonlReader(BaseDiskReader):
-    """Read one JSON object per line. Bad lines count as ``error_bad_json`` / ``error_decode``."""
+    """Read one JSON object per line; compression (gz, zst, bz2, xz) from the extension.
+
+    Bad lines are skipped and counted: ``error_bad_json`` (not JSON, or not an object),
+    ``error_decode`` (not UTF-8). A line read from a whole file gets the id
+    ``<path>/<line index>`` when it has none, as in DataTrove; a line read through
+    ``read_range`` gets ``<path>/b<byte offset>``, which stays the same whatever the split.
+    """
 
     name = "JsonlReader"
     splittable = True
 
-    def __init__(self, data_folder: Any, compression: str | None = "infer", **kwargs: Any) -> None:
-        super().__init__(data_folder, **kwargs)
+    def __init__(
+        self,
+        data_folder: Any,
+        paths_file: DataFileLike | None = None,
+        compression: Compression = "infer",
+        limit: int = -1,
+        skip: int = 0,
+        file_progress: bool = False,
+        doc_progress: bool = False,
+        adapter: Adapter | None = None,
+        text_key: str = "text",
+        id_key: str = "id",
+        default_metadata: dict[str, Any] | None = None,
+        recursive: bool = True,
+        glob_pattern: str | None = None,
+        shuffle_files: bool = False,
+        add_file_path: bool = True,
+    ) -> None:
+        super().__init__(
+            data_folder,
+            paths_file=paths_file,
+            limit=limit,
+            skip=skip,
+            file_progress=file_progress,
+            doc_progress=doc_progress,
+            adapter=adapter,
+            text_key=text_key,
+            id_key=id_key,
+            default_metadata=default_metadata,
+            recursive=recursive,
+            glob_pattern=glob_pattern,
+            shuffle_files=shuffle_files,
+            add_file_path=add_file_path,
+        )
         self.compression = compression
 
-    def can_split(self, filepath: str) -> bool:
-        return self.compression in ("infer", None) and compression_of(filepath) is None
+    def _compression(self, filepath: str) -> str | None:
+        return compression_of(filepath) if self.compression == "infer" else self.compression
 
-    def _lines(self, fh: IO[bytes], path: str) -> Iterator[Document]:
-        index = 0
-        for raw in fh:
-            index += 1
-            if not raw.strip():
-                continue
+    def can_split(self, filepath: str) -> bool:
+        """Only uncompressed files: a compressed stream cannot be entered mid-way."""
+        return self._compression(filepath) is None
+
+    def _parse(self, raw: bytes, path: str, id_in_file: int | str) -> Document | None:
+        if not raw.strip():
+            return None
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
             try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                try:
-                    raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    self.stat_update("error_decode")
-                else:
-                    self.stat_update("error_bad_json")
-                continue
-            if not isinstance(data, dict):
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.stat_update("error_decode")
+            else:
                 self.stat_update("error_bad_json")
-                continue
-            doc = self.get_document_from_dict(data, path, index - 1)
-            if doc is not None:
-                yield doc
+            return None
+        if not isinstance(data, dict):
+            self.stat_update("error_bad_json")
+            return None
+        return self.get_document_from_dict(data, path, id_in_file)
 
     def read_file(self, filepath: str) -> Iterator[Document]:
-        compression = compression_of(filepath) if self.compression == "infer" else self.compression
-        with self.data_folder.open(filepath, "rb", compression=compression) as fh:
-            yield from self._lines(fh, filepath)
+        with self.data_folder.open(filepath, "rb", compression=self._compression(filepath)) as fh:
+            for index, raw in enumerate(fh):
+                doc = self._parse(raw, filepath, index)
+                if doc is not None:
+                    yield doc
 
     def read_range(self, filepath: str, start: int, end: int) -> Iterator[Document]:
-        # A line belongs to the range its first byte falls in. Ids use the byte offset so
-        # they stay stable whatever the split.
+        """Lines whose first byte is in ``[start, end)``.
+
+        Seek to ``start - 1``: if that byte is a newline a line starts at ``start``,
+        otherwise the partial line belongs to the previous range and is skipped.
+        """
+        if not self.can_split(filepath):
+            raise ValueError(f"{filepath}: a compressed JSONL file cannot be read by byte range")
         with self.data_folder.open(filepath, "rb", compression=None) as fh:
             if start > 0:
                 fh.seek(start - 1)
                 if fh.read(1) != b"\n":
                     fh.readline()
-            index = fh.tell()
-            yield from self._offset_lines(fh, filepath, end, index)
+            yield from self._lines_until(fh, filepath, end)
 
-    def _offset_lines(self, fh: IO[bytes], path: str, end: int, pos: int) -> Iterator[Document]:
+    def _lines_until(self, fh: IO[bytes], path: str, end: int) -> Iterator[Document]:
+        pos = fh.tell()
         while pos < end:
             raw = fh.readline()
             if not raw:
                 break
-            line_start, pos = pos, pos + len(raw)
-            if not raw.strip():
-                continue
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                self.stat_update("error_bad_json")
-                continue
-            if not isinstance(data, dict):
-                self.stat_update("error_bad_json")
-                continue
-            doc = self.get_document_from_dict(data, path, f"b{line_start}")
+            doc = self._parse(raw, path, f"b{pos}")
+            pos += len(raw)
             if doc is not None:
                 yield doc
