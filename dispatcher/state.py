@@ -8,7 +8,8 @@ delivered several times run once and count once.
 Key layout (``{run}`` is a Redis Cluster hash tag, so a whole run lives in one slot and
 every script below touches one slot only)::
 
-    sy:runs                        zset   run id -> creation time (the only global key)
+    sy:runs                        zset   run id -> creation time (global)
+    sy:rejected                    list   undecodable messages and why (global, capped)
     sy:{run}:meta                  hash   spec_json, spec_hash, options (JSON), created
     sy:{run}:cancelled             string time of `cancel`
     sy:{run}:s:<stage>:plan        hash   tasks, max_attempts, r:<rank> -> files JSON
@@ -46,6 +47,7 @@ from urllib.parse import urlparse
 from dispatcher.errors import InsecureRedisError, InvalidRunIdError, RunConflictError
 
 RUNS_KEY = "sy:runs"
+REJECTED_KEY = "sy:rejected"
 LOG_CAP = 200
 DEFAULT_MAX_ATTEMPTS = 3
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -545,6 +547,10 @@ class StateStore:
         key = self._stage_key(run_id, stage, "advanced")
         return bool(self.redis.set(key, repr(self.clock()), nx=True))
 
+    def clear_stage_advanced(self, run_id: str, stage: str) -> None:
+        """Undo :meth:`mark_stage_advanced` when acting on it failed, so it can be retried."""
+        self.redis.delete(self._stage_key(run_id, stage, "advanced"))
+
     def stage_advanced(self, run_id: str, stage: str) -> bool:
         return bool(self.redis.exists(self._stage_key(run_id, stage, "advanced")))
 
@@ -655,6 +661,23 @@ class StateStore:
         client.hdel(self._stage_key(run_id, stage, "failed"), *ranks)
         if pipeline is None:
             client.execute()
+
+    # -- rejected messages ----------------------------------------------------------
+    def record_rejected(self, message: str, error: str, worker: str) -> None:
+        """Keep a message no worker could decode (bad JSON, unknown schema) with the reason,
+        in a capped global list: it names no run that could hold it."""
+        entry = json.dumps(
+            {"time": self.clock(), "worker": worker, "error": error, "message": message[:2000]},
+            separators=(",", ":"),
+        )
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpush(REJECTED_KEY, entry)
+        pipe.ltrim(REJECTED_KEY, 0, LOG_CAP - 1)
+        pipe.execute()
+
+    def rejected(self) -> list[dict[str, Any]]:
+        """Rejected messages, newest first."""
+        return [json.loads(_s(e)) for e in self.redis.lrange(REJECTED_KEY, 0, -1)]
 
     # -- logs -----------------------------------------------------------------------
     def append_log(
