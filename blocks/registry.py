@@ -55,7 +55,8 @@ def _load_builtins() -> None:
 
 
 def _all_subclasses(cls: type) -> Iterable[type]:
-    for sub in cls.__subclasses__():
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         yield sub
         yield from _all_subclasses(sub)
 

@@ -285,36 +285,92 @@ def parse_block(raw: Any, path: str) -> BlockSpec:
     return BlockSpec(name=str(name), params=dict(params), path=bpath)
 
 
-def validate_params(cls: type[PipelineStep], params: dict[str, Any], path: str) -> None:
-    cls.check_dependencies()
-    sig = inspect.signature(cls.__init__)
-    accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    hints = _hints(cls)
-    for key in params:
-        if key not in sig.parameters and not accepts_kwargs:
-            import difflib
+def _forwards_kwargs(init: Any, kwargs_name: str) -> bool:
+    """Whether ``init`` passes its ``**kwargs`` on with ``super().__init__(..., **kwargs)``."""
+    import ast
+    import textwrap
 
-            known = [p for p in sig.parameters if p != "self"]
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
-            raise SpecError(
-                f"unknown parameter {key!r} for {cls.__name__}{hint}", path=_join(path, key)
-            )
-    for pname, param in sig.parameters.items():
-        if pname == "self" or param.kind in (
-            inspect.Parameter.VAR_KEYWORD,
-            inspect.Parameter.VAR_POSITIONAL,
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "__init__"
+            and isinstance(node.func.value, ast.Call)
+            and isinstance(node.func.value.func, ast.Name)
+            and node.func.value.func.id == "super"
         ):
+            for kw in node.keywords:
+                if kw.arg is None and isinstance(kw.value, ast.Name) and kw.value.id == kwargs_name:
+                    return True
+    return False
+
+
+def _accepted_params(cls: type) -> tuple[dict[str, inspect.Parameter], set[str], bool]:
+    """A block's own parameters, every name it accepts, and whether it accepts any name.
+
+    A constructor whose ``**kwargs`` go to ``super().__init__(**kwargs)`` accepts the
+    names its parents take (type-checked too), so a misspelt one is still refused. Other
+    ``**kwargs`` (options passed on to a library, as Trafilatura's are) accept any name.
+    Only the block's own parameters can be required: a parent's required parameter may
+    be filled in by the subclass itself.
+    """
+    own: dict[str, inspect.Parameter] = {}
+    known: set[str] = set()
+    first = True
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
             continue
-        if pname not in params:
-            if param.default is inspect.Parameter.empty:
+        if klass is object:
+            return own, known, True
+        params = inspect.signature(init).parameters
+        forwards = False
+        for pname, param in params.items():
+            if pname == "self" or param.kind is inspect.Parameter.VAR_POSITIONAL:
+                continue
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                if not _forwards_kwargs(init, pname):
+                    return own, known, True
+                forwards = True
+                continue
+            known.add(pname)
+            if first:
+                own[pname] = param
+        first = False
+        if not forwards:
+            return own, known, False
+    return own, known, True
+
+
+def validate_params(cls: type[PipelineStep], params: dict[str, Any], path: str) -> None:
+    """Check a block's parameters against its constructor: names, required ones, types."""
+    cls.check_dependencies()
+    own, known, open_ended = _accepted_params(cls)
+    hints = _hints(cls)
+    if not open_ended:
+        for key in params:
+            if key not in known:
+                import difflib
+
+                names = sorted(known)
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(names)}"
                 raise SpecError(
-                    f"missing required parameter {pname!r} of {cls.__name__}",
-                    path=_join(path, pname),
+                    f"unknown parameter {key!r} for {cls.__name__}{hint}", path=_join(path, key)
                 )
-            continue
-        if pname in hints:
-            _check_type(params[pname], hints[pname], _join(path, pname))
+    for pname, param in own.items():
+        if pname not in params and param.default is inspect.Parameter.empty:
+            raise SpecError(
+                f"missing required parameter {pname!r} of {cls.__name__}",
+                path=_join(path, pname),
+            )
+    for key, value in params.items():
+        if key in hints:
+            _check_type(value, hints[key], _join(path, key))
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -338,14 +394,22 @@ def _check_type(value: Any, hint: Any, path: str) -> None:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arm in args:
+        arms = [a for a in args if value is None or a is not type(None)]
+        errors: list[SpecError] = []
+        for arm in arms:
             try:
                 _check_type(value, arm, path)
                 return
             except SpecError as err:
-                errors.append(err.message)
-        raise SpecError(f"{value!r} matches none of: {'; '.join(errors)}", path=path)
+                errors.append(err)
+        # An arm that failed deeper inside the value (a nested block's parameter) or the
+        # only arm left is the one the user meant: report its own error and path.
+        deeper = [e for e in errors if e.path != path]
+        if len(errors) == 1 or deeper:
+            raise (deeper or errors)[0]
+        raise SpecError(
+            f"{value!r} matches none of: {'; '.join(e.message for e in errors)}", path=path
+        )
     if hint is type(None):
         if value is not None:
             raise SpecError(f"expected null, got {value!r}", path=path)
