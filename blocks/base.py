@@ -81,6 +81,9 @@ class PipelineStep(ABC):
 
     spec_params: dict[str, Any]
     ctx: TaskContext
+    #: True once a runner has bound the block to a task: the runner then calls close,
+    #: commit and abort. A block used standalone (DataTrove style) finishes on its own.
+    managed: bool = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> PipelineStep:
         obj = super().__new__(cls)
@@ -145,6 +148,7 @@ class PipelineStep(ABC):
     def bind(self, ctx: TaskContext) -> None:
         """Called by the runner before ``run`` with the task's context."""
         self.ctx = ctx
+        self.managed = True
 
     @abstractmethod
     def run(
@@ -219,20 +223,31 @@ class BaseFilter(PipelineStep):
         self, data: Iterable[Document] | None, rank: int = 0, world_size: int = 1
     ) -> Iterator[Document]:
         writer = self.exclusion_writer
-        for doc in data or ():
-            self.stat_update("total")
-            keep, reason = self._decide(doc)
-            if keep:
-                self.stat_update("forwarded")
-                self.update_doc_stats(doc)
-                yield doc
-                continue
-            self.stat_update("dropped")
-            if reason:
-                self.stat_update(f"dropped_{reason}")
-                doc.metadata["filter_reason"] = reason
-            if writer is not None:
-                writer.write_document(doc, rank)  # type: ignore[attr-defined]
+        # Used standalone, the filter finishes its exclusion writer itself (commit at the
+        # end of the stream, abort on error); under a runner the runner does it.
+        standalone = writer is not None and not writer.managed
+        try:
+            for doc in data or ():
+                self.stat_update("total")
+                keep, reason = self._decide(doc)
+                if keep:
+                    self.stat_update("forwarded")
+                    self.update_doc_stats(doc)
+                    yield doc
+                    continue
+                self.stat_update("dropped")
+                if reason:
+                    self.stat_update(f"dropped_{reason}")
+                    doc.metadata["filter_reason"] = reason
+                if writer is not None:
+                    writer.write_document(doc, rank)  # type: ignore[attr-defined]
+        except BaseException:
+            if standalone and writer is not None:
+                writer.abort()
+            raise
+        if standalone and writer is not None:
+            writer.close()
+            writer.commit()
 
 
 class BaseExtractor(PipelineStep):
@@ -306,7 +321,7 @@ class FunctionStep(PipelineStep):
     ) -> None:
         super().__init__()
         self.function = function
-        self.stats.name = name or getattr(function, "__name__", "function")
+        self.stats.name = name or str(getattr(function, "__name__", "function"))
 
     def run(
         self, data: Iterable[Document] | None, rank: int = 0, world_size: int = 1
