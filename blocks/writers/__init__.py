@@ -2,5 +2,6 @@
 
 from blocks.writers.base import DiskWriter
 from blocks.writers.jsonl import JsonlWriter
+from blocks.writers.parquet import ParquetWriter
 
-__all__ = ["DiskWriter", "JsonlWriter"]
+__all__ = ["DiskWriter", "JsonlWriter", "ParquetWriter"]
