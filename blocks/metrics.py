@@ -6,6 +6,7 @@ float is ``m * 2**-k`` for integers ``m`` and ``0 <= k <= 1074``, so a metric ke
 ``scale`` = the largest ``k`` among its float values, ``sum`` = (exact sum) * 2**scale and
 ``sum_sq`` = (exact sum of squares) * 2**(2*scale). Both are integers, nothing is ever
 rounded, and merging is integer addition after aligning scales (a left shift, also exact).
+JSON carries the smallest scale at which both are still integers (a canonical form).
 Hence any order and any grouping of ``update``/``+=`` gives bit-identical sums, means and
 variances, whatever the magnitudes (1e-300 and 1e300 in one metric are fine).
 
@@ -26,8 +27,10 @@ JSON of one metric (``MetricStats.to_dict``; ``from_dict`` reads it back)::
   ``mean``/``min``/``max``/``variance``/``std_dev`` are absent when ``n`` is 0.
 - ``unit`` (optional): what one observation counts (``"doc"``, ``"s"``, ``"token"``...).
 - ``exact`` is what merging reads; the other numbers are for people. ``float``: whether any
-  value was a float; ``scale``: the fixed-point exponent above; ``sum``/``sum_sq``: decimal
-  strings of the integers above (``sum_sq`` at scale ``2*scale``). Files written before
+  value was a float; ``scale``: the fixed-point exponent above (the smallest one that
+  keeps both sums integers); ``sum``/``sum_sq``: decimal strings of the integers above
+  (``sum_sq`` at scale ``2*scale``): exact sum = int(sum) / 2**scale, exact sum of
+  squares = int(sum_sq) / 2**(2*scale). Files written before
   ``float`` existed used ``scale`` 1074 for both sums; ``from_dict`` still reads them.
 
 JSON of a block (``BlockStats.to_dict``)::
@@ -65,11 +68,22 @@ def _as_float(value: Fraction) -> float:
         return math.inf if value > 0 else -math.inf
 
 
-def _tie_key(value: float | int) -> tuple[float | int, int, float]:
-    # total order on numbers: by value, then int before float, then -0.0 before 0.0
+def _trailing_zeros(value: int) -> int:
+    return (value & -value).bit_length() - 1
+
+
+def _min_key(value: float | int) -> tuple[float | int, int, float]:
+    # total order for min: by value, then an int before an equal float, -0.0 before 0.0
     if isinstance(value, float):
         return (value, 1, math.copysign(1.0, value))
     return (value, 0, 0.0)
+
+
+def _max_key(value: float | int) -> tuple[float | int, int, float]:
+    # total order for max: by value, then an int after an equal float, 0.0 after -0.0
+    if isinstance(value, float):
+        return (value, 0, math.copysign(1.0, value))
+    return (value, 1, 0.0)
 
 
 class MetricStats:
@@ -95,9 +109,9 @@ class MetricStats:
             self._scale += bits
 
     def _extremes(self, low: float | int, high: float | int) -> None:
-        if self.n == 0 or _tie_key(low) < _tie_key(self.min):
+        if self.n == 0 or _min_key(low) < _min_key(self.min):
             self.min = low
-        if self.n == 0 or _tie_key(high) > _tie_key(self.max):
+        if self.n == 0 or _max_key(high) > _max_key(self.max):
             self.max = high
 
     def update(self, value: float | int = 1, unit: str | None = None) -> None:
@@ -143,9 +157,9 @@ class MetricStats:
             self.min = self.max = value
         else:
             low, high = self.min, self.max
-            if value < low or (value == low and _tie_key(value) < _tie_key(low)):
+            if value < low or (value == low and _min_key(value) < _min_key(low)):
                 self.min = value
-            if value > high or (value == high and _tie_key(value) > _tie_key(high)):
+            if value > high or (value == high and _max_key(value) > _max_key(high)):
                 self.max = value
         self.n += 1
 
@@ -220,13 +234,23 @@ class MetricStats:
             )
         if self.unit is not None:
             out["unit"] = self.unit
+        scale, total, total_sq = self._canonical()
         out["exact"] = {
             "float": self._float,
-            "scale": self._scale,
-            "sum": str(self._sum),
-            "sum_sq": str(self._sum_sq),
+            "scale": scale,
+            "sum": str(total),
+            "sum_sq": str(total_sq),
         }
         return out
+
+    def _canonical(self) -> tuple[int, int, int]:
+        """The smallest scale that keeps both sums integers, so equal stats print alike."""
+        drop = self._scale
+        if self._sum:
+            drop = min(drop, _trailing_zeros(self._sum))
+        if self._sum_sq:
+            drop = min(drop, _trailing_zeros(self._sum_sq) // 2)
+        return self._scale - drop, self._sum >> drop, self._sum_sq >> (2 * drop)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricStats:
