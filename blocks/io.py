@@ -8,6 +8,7 @@ planner can pack shards by bytes.
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import re
@@ -186,6 +187,9 @@ class DataFolder:
             if parent:
                 self.fs.makedirs(parent, exist_ok=True)
         handle: IO[Any] = self.fs.open(full, mode, compression=compression, **kwargs)
+        if compression and mode == "rb" and not isinstance(handle, io.BufferedIOBase):
+            # zstandard's reader cannot be iterated by lines; a buffer over it can
+            handle = io.BufferedReader(handle)  # type: ignore[type-var]
         return handle
 
     def exists(self, relpath: str = "") -> bool:

@@ -14,7 +14,8 @@ on with the next file:
 ==========================  ==========================================================
 ``error_truncated_file``    compressed stream ends early (``EOFError``)
 ``error_corrupt_file``      bad compressed data, or the reader's own format errors
-                            (``corrupt_file_errors()``: bad Parquet/Arrow file, WARC ...)
+                            (``corrupt_file_errors()``: bad Parquet/Arrow file, WARC ...,
+                            and errno-less ``OSError``, see :func:`is_data_error`)
 ``error_decode``            a text-mode reader met bytes that are not UTF-8
 ``error_<kind>``            a reader raised ``DocumentError(kind)``
 ==========================  ==========================================================
@@ -63,6 +64,17 @@ def _zstd_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return ()
     return (zstandard.ZstdError,)
+
+
+def is_data_error(err: OSError) -> bool:
+    """Whether an OSError means bad bytes rather than bad storage.
+
+    bz2 ("Invalid data stream") and pyarrow (corrupt page, truncated IPC message) report
+    corrupt data as a bare ``OSError`` without errno. Missing files, refused connections,
+    timeouts and I/O errors are subclasses or carry an errno: they must fail the shard so
+    it is retried, not be counted as corrupt input.
+    """
+    return type(err) is OSError and err.errno is None
 
 
 class BaseReader(PipelineStep):
@@ -303,6 +315,11 @@ class BaseDiskReader(BaseReader):
                             break
                         except caught as err:
                             self.stat_update(self._error_stat(err))
+                            break
+                        except OSError as err:
+                            if not is_data_error(err):
+                                raise  # storage trouble fails the shard, so it is retried
+                            self.stat_update("error_corrupt_file")
                             break
                         if skipped < self.skip:
                             skipped += 1

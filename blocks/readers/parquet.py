@@ -6,15 +6,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from blocks.document import Document
-from blocks.errors import DocumentError
 from blocks.readers.base import Adapter, BaseDiskReader, DataFileLike
-
-
-def _is_format_error(err: BaseException) -> bool:
-    """pyarrow reports a corrupt page as a bare ``OSError`` without errno; storage errors
-    (missing object, refused connection, timeouts) are subclasses or carry an errno and
-    must still fail the shard so it is retried."""
-    return type(err) is OSError and err.errno is None
 
 
 class ParquetReader(BaseDiskReader):
@@ -90,12 +82,7 @@ class ParquetReader(BaseDiskReader):
 
     def _read(self, filepath: str, byte_range: tuple[int, int] | None) -> Iterator[Document]:
         with self.data_folder.open(filepath, "rb", compression=None) as fh:
-            try:
-                yield from self._rows(fh, filepath, byte_range)
-            except OSError as err:
-                if not _is_format_error(err):
-                    raise
-                raise DocumentError("corrupt_file", f"{filepath}: {err}") from err
+            yield from self._rows(fh, filepath, byte_range)
 
     def _rows(
         self, fh: IO[bytes], filepath: str, byte_range: tuple[int, int] | None
