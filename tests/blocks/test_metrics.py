@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from fractions import Fraction
@@ -47,7 +48,7 @@ def groupings(draw: st.DrawFn) -> tuple[list[float | int], list[list[float | int
     cuts = sorted(draw(st.lists(st.integers(0, len(vals)), max_size=6)))
     shuffled = [vals[i] for i in order]
     bounds = [0, *cuts, len(vals)]
-    chunks = [shuffled[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = [shuffled[a:b] for a, b in itertools.pairwise(bounds)]
     return vals, chunks
 
 
