@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
+from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +32,7 @@ values = st.one_of(ints, any_float, tiny, huge, st.sampled_from([0, 0.0, -0.0, 1
 value_lists = st.lists(values, min_size=0, max_size=40)
 
 
-def _metric(vals: list[float | int], unit: str | None = None) -> MetricStats:
+def _metric(vals: Sequence[Any], unit: str | None = None) -> MetricStats:
     m = MetricStats(unit)
     for v in vals:
         m.update(v)
@@ -228,10 +231,12 @@ def _pipeline(counts: dict[str, list[int]], seconds: list[float]) -> PipelineSta
     ),
     order=st.randoms(use_true_random=False),
 )
-def test_pipeline_stats_merge_in_any_order(shards: list, order: object) -> None:  # type: ignore[type-arg]
+def test_pipeline_stats_merge_in_any_order(
+    shards: list[tuple[dict[str, list[int]], list[float]]], order: random.Random
+) -> None:
     parts = [_pipeline(c, s) for c, s in shards]
     shuffled = list(parts)
-    order.shuffle(shuffled)  # type: ignore[attr-defined]
+    order.shuffle(shuffled)
     a, b = merge_all(parts), merge_all(shuffled)
     assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
     assert a.shards == len(parts)
