@@ -70,6 +70,9 @@ def make_app(
         task_create_missing_queues=True,
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
+            # sweep for messages of vanished workers about ten times per timeout
+            "unacked_restore_interval": min(max(visibility_timeout / 10, 1.0), 60.0),
+            "unacked_restore_throttle": 1,
             "health_check_interval": 25,
         },
         broker_connection_retry_on_startup=True,
