@@ -79,6 +79,7 @@ def register_tasks(app: Any) -> Callable[..., Any]:
 
     @app.task(
         name=TASK_NAME,
+        shared=False,  # registered on this app only: no process-wide task registry
         bind=True,
         max_retries=None,
         acks_late=True,
