@@ -1,0 +1,220 @@
+"""ParquetWriter: readable by pyarrow and HF datasets, batches, codecs, schema drift, rolling."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import pytest
+
+from blocks.base import DocumentsSource, FunctionStep, TaskContext
+from blocks.document import Document
+from blocks.pipeline import execute, run_pipeline
+from blocks.writers import ParquetWriter
+from tests.blocks.writers.conftest import files_under
+
+
+def _write(writer: ParquetWriter, docs: list[Document], rank: int = 0) -> ParquetWriter:
+    for doc in docs:
+        writer.write_document(doc, rank)
+    writer.commit()
+    return writer
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    return pq.read_table(path).to_pylist()
+
+
+def test_real_documents_round_trip_through_pyarrow(
+    tmp_path: Path, real_docs: list[Document]
+) -> None:
+    writer = ParquetWriter(str(tmp_path), batch_size=100)
+    run_pipeline([real_docs, writer])
+    assert files_under(tmp_path) == ["00000.parquet"]
+    table = pq.read_table(tmp_path / "00000.parquet")
+    assert table.column_names == ["text", "id", "metadata"]
+    assert table.schema.field("metadata").type == pa.struct([("source", pa.string())])
+    assert table.to_pylist() == [
+        {"text": d.text, "id": d.id, "metadata": d.metadata} for d in real_docs
+    ]
+    meta = pq.ParquetFile(tmp_path / "00000.parquet").metadata
+    assert meta.num_row_groups == -(-len(real_docs) // 100)  # one row group per batch
+    assert meta.row_group(0).column(0).compression == "SNAPPY"
+    assert writer.stats.stats["documents"].n == len(real_docs)
+    # pyarrow.dataset (what most engines use) reads the folder as one table too
+    assert pads.dataset(str(tmp_path), format="parquet").count_rows() == len(real_docs)
+
+
+@pytest.mark.slow
+def test_output_loads_with_hf_datasets(tmp_path: Path, real_docs: list[Document]) -> None:
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "out"
+    for rank in range(2):  # two shards' files load as one dataset
+        writer = ParquetWriter(str(out), batch_size=64, compression="zstd")
+        _write(writer, real_docs[rank::2], rank=rank)
+    files = sorted(str(out / f) for f in files_under(out))
+    ds = datasets.load_dataset(
+        "parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf")
+    )
+    assert ds.num_rows == len(real_docs)
+    assert ds.column_names == ["text", "id", "metadata"]
+    expected = {d.id: (d.text, d.metadata) for d in real_docs}
+    assert {row["id"]: (row["text"], row["metadata"]) for row in ds} == expected
+
+
+@pytest.mark.parametrize(
+    ("compression", "codec"),
+    [
+        ("snappy", "SNAPPY"),
+        ("zstd", "ZSTD"),
+        ("gzip", "GZIP"),
+        ("none", "UNCOMPRESSED"),
+        (None, "UNCOMPRESSED"),
+    ],
+)
+def test_codecs(tmp_path: Path, compression: Any, codec: str) -> None:
+    _write(ParquetWriter(str(tmp_path), compression=compression), [Document("a" * 500, "1")])
+    assert files_under(tmp_path) == ["00000.parquet"]  # the codec never changes the name
+    meta = pq.ParquetFile(tmp_path / "00000.parquet").metadata
+    assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {codec}
+    with pytest.raises(ValueError, match="compression must be one of"):
+        ParquetWriter(str(tmp_path), compression=cast(Any, "bz2"))
+    with pytest.raises(ValueError, match="batch_size"):
+        ParquetWriter(str(tmp_path), batch_size=0)
+
+
+def test_expanded_metadata_becomes_columns(tmp_path: Path) -> None:
+    docs = [
+        Document("a", "1", {"url": "http://a", "score": 0.5}),
+        Document("b", "2", {"url": "http://b", "score": 1}),
+    ]
+    _write(ParquetWriter(str(tmp_path), expand_metadata=True), docs)
+    table = pq.read_table(tmp_path / "00000.parquet")
+    assert table.column_names == ["text", "id", "url", "score"]
+    assert table.schema.field("score").type == pa.float64()  # 0.5 and 1 unify to double
+    assert table.column("score").to_pylist() == [0.5, 1.0]
+
+
+def test_schema_comes_from_the_first_batch_and_later_drift_is_counted(tmp_path: Path) -> None:
+    first = [Document(f"t{i}", str(i), {"lang": "en", "n": i}) for i in range(4)]
+    later = [
+        Document("missing key", "m", {"lang": "fr"}),  # n -> null
+        Document("new key", "k", {"lang": "de", "n": 1, "extra": "x"}),  # extra dropped
+        Document("lossy", "l", {"lang": "it", "n": 1.5}),  # 1.5 never truncated to 1
+        Document("wrong type", "w", {"lang": "es", "n": "seven"}),
+        Document("fine", "f", {"lang": "pt", "n": 9}),
+    ]
+    writer = _write(ParquetWriter(str(tmp_path), batch_size=4), first + later)
+    table = pq.read_table(tmp_path / "00000.parquet")
+    assert table.schema.field("metadata").type == pa.struct(
+        [("lang", pa.string()), ("n", pa.int64())]
+    )
+    rows = {r["id"]: r["metadata"] for r in table.to_pylist()}
+    assert rows["m"] == {"lang": "fr", "n": None}
+    assert rows["k"] == {"lang": "de", "n": 1}
+    assert rows["f"] == {"lang": "pt", "n": 9}
+    assert "l" not in rows and "w" not in rows
+    stats = writer.stats.stats
+    assert stats["error_schema_mismatch"].n == 2
+    assert stats["schema_dropped_metadata.extra"].total == 1
+    assert table.num_rows == len(first) + 3
+
+
+def test_empty_metadata_and_null_columns_are_storable(tmp_path: Path) -> None:
+    docs = [Document("a", "1", {}), Document("b", "2", {"nested": {}, "none": None})]
+    writer = _write(
+        ParquetWriter(str(tmp_path), batch_size=2), [*docs, Document("c", "3", {"none": "late"})]
+    )
+    table = pq.read_table(tmp_path / "00000.parquet")
+    # Parquet cannot store a struct without fields: the empty parts are left out
+    assert table.schema.field("metadata").type == pa.struct([("none", pa.null())])
+    assert table.num_rows == 3
+    assert writer.stats.stats["schema_dropped_metadata.none"].total == 1
+
+
+def test_heterogeneous_first_batch_unifies_row_by_row(tmp_path: Path) -> None:
+    docs = [
+        Document("a", "1", {"v": 1}),
+        Document("b", "2", {"v": "text"}),  # conflicts with int: refused, the rest kept
+        Document("c", "3", {"v": 2.5, "w": [1, 2]}),
+    ]
+    writer = _write(ParquetWriter(str(tmp_path)), docs)
+    rows = _rows(tmp_path / "00000.parquet")
+    assert [(r["id"], r["metadata"]) for r in rows] == [
+        ("1", {"v": 1.0, "w": None}),
+        ("3", {"v": 2.5, "w": [1, 2]}),
+    ]
+    assert writer.stats.stats["error_schema_mismatch"].n == 1
+
+
+def test_explicit_schema_is_used_for_every_file(tmp_path: Path) -> None:
+    schema = pa.schema(
+        [
+            ("text", pa.large_string()),
+            ("id", pa.string()),
+            ("metadata", pa.struct([("score", pa.float32())])),
+        ]
+    )
+    docs = [Document("a", "1", {"score": 1}), Document("b", "2", {})]
+    _write(ParquetWriter(str(tmp_path), schema=schema), docs)
+    table = pq.read_table(tmp_path / "00000.parquet")
+    assert table.schema == schema
+    assert table.column("metadata").to_pylist() == [{"score": 1.0}, {"score": None}]
+
+
+def test_a_file_whose_records_were_all_refused_is_still_valid(tmp_path: Path) -> None:
+    schema = pa.schema([("text", pa.string()), ("id", pa.int64())])
+    writer = _write(ParquetWriter(str(tmp_path), schema=schema), [Document("a", "not-an-int")])
+    table = pq.read_table(tmp_path / "00000.parquet")
+    assert table.num_rows == 0 and table.schema == schema
+    assert writer.stats.stats["error_schema_mismatch"].n == 1
+
+
+def test_max_file_size_rolls_between_batches(tmp_path: Path) -> None:
+    docs = [Document(os.urandom(2000).hex(), str(i)) for i in range(40)]
+    writer = ParquetWriter(str(tmp_path), batch_size=5, compression="none", max_file_size=15_000)
+    _write(writer, docs, rank=3)
+    files = files_under(tmp_path)
+    assert len(files) > 2
+    assert files == [f"{k:03d}_00003.parquet" for k in range(len(files))]
+    ids = []
+    for f in files:
+        pf = pq.ParquetFile(tmp_path / f)
+        # a file stops growing once a flushed batch takes it past the limit
+        assert pf.metadata.num_row_groups <= -(-15_000 // (5 * 4000)) + 1
+        ids += pf.read().column("id").to_pylist()
+    assert ids == [d.id for d in docs]
+    # all the files of a shard share one schema, so they load as one dataset
+    assert pads.dataset(str(tmp_path), format="parquet").count_rows() == len(docs)
+
+
+def test_failed_shard_leaves_neither_final_nor_temporary_files(tmp_path: Path) -> None:
+    writer = ParquetWriter(str(tmp_path), batch_size=3, max_file_size=1)
+
+    def explode(data: Iterable[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
+        for i, doc in enumerate(data):
+            if i == 10:
+                raise RuntimeError("worker lost")
+            yield doc
+
+    docs = [Document(f"text {i}", str(i)) for i in range(20)]
+    steps = [DocumentsSource(docs), writer, FunctionStep(explode)]
+    with pytest.raises(RuntimeError, match="worker lost"):
+        execute(steps, TaskContext())
+    assert writer.stats.stats["documents"].n == 11  # rolled files existed before the failure
+    assert files_under(tmp_path) == []
+
+
+def test_metadata_templates_write_one_file_per_value(tmp_path: Path) -> None:
+    docs = [Document(f"t{i}", str(i), {"lang": "en" if i % 3 else "fr"}) for i in range(9)]
+    _write(
+        ParquetWriter(str(tmp_path), output_filename="${lang}/${rank}.parquet", batch_size=2), docs
+    )
+    assert files_under(tmp_path) == ["en/00000.parquet", "fr/00000.parquet"]
+    assert pq.read_table(tmp_path / "fr/00000.parquet").column("id").to_pylist() == ["0", "3", "6"]
