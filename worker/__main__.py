@@ -116,6 +116,13 @@ def watch_idle(url: str, queues: list[str], seconds: float, *, poll: float = 0.5
 IDLE_EXIT = threading.Event()
 
 
+def pool_child_pids(consumer: Any) -> list[int]:
+    """Process ids of a prefork pool's children (none for the solo pool)."""
+    pool = getattr(getattr(consumer, "pool", None), "_pool", None)
+    procs = getattr(pool, "_pool", None) or []
+    return [int(p.pid) for p in procs if getattr(p, "pid", None) and p.pid != os.getpid()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from celery import signals
 
@@ -123,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dispatcher.settings import Settings, split_modules
     from worker.app import make_app
     from worker.logging import configure_logging, get_logger
-    from worker.tasks import STOP, install_stop_handlers
+    from worker.tasks import CHILD_PROCESS, STOP, install_stop_handlers
 
     try:
         settings = Settings.from_env()
@@ -147,9 +154,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     log = get_logger(component="worker")
 
-    def on_ready(**_: Any) -> None:
-        # Celery has installed its own handlers by now; ours set STOP first, then chain.
-        install_stop_handlers(chain=True)
+    def on_ready(sender: Any = None, **_: Any) -> None:
+        # Celery has installed its own handlers by now; ours set STOP first, pass the
+        # signal on to prefork children (docker stop signals only PID 1), then chain.
+        def forward(sig: int) -> None:
+            for pid in pool_child_pids(sender):
+                os.kill(pid, sig)
+
+        install_stop_handlers(chain=True, forward=forward)
         if args.exit_when_idle is not None:
             threading.Thread(
                 target=watch_idle,
@@ -162,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_child(**_: Any) -> None:
         # prefork children: a SIGTERM/SIGUSR1 gives the shard back instead of killing it
         STOP.clear()
-        install_stop_handlers(chain=False)
+        CHILD_PROCESS.set()  # handlers go in at the first task: billiard resets them after this
 
     signals.worker_ready.connect(on_ready, weak=False)
     signals.worker_process_init.connect(on_child, weak=False)

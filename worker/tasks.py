@@ -8,6 +8,8 @@ decode -> :func:`worker.runner.run_shard` -> map the outcome to Celery:
 - a retryable failure: retry after an exponential backoff; the attempt limit is the
   state store's (``claim`` answers ``failed`` once attempts are spent), so Celery's own
   retry count is unlimited;
+- any other exception (Redis unreachable beyond the client's retries...): retry with
+  backoff, at most ``MAX_INFRA_RETRIES`` times;
 - anything else (completed, skipped, failed, cancelled, stale): acknowledged, done.
 
 ``STOP`` is this process's stop flag, set by the signal handlers :func:`install_stop_handlers`
@@ -32,7 +34,9 @@ from worker.logging import get_logger
 from worker.runner import run_shard
 
 STOP = threading.Event()
+CHILD_PROCESS = threading.Event()  # set in prefork children by ``python -m worker``
 MAX_BACKOFF = 600.0
+MAX_INFRA_RETRIES = 20
 _stores: dict[tuple[str, bool, int], StateStore] = {}
 
 
@@ -56,10 +60,14 @@ def worker_id() -> str:
 
 
 def install_stop_handlers(
-    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1), *, chain: bool = True
+    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGUSR1),
+    *,
+    chain: bool = True,
+    forward: Callable[[int], None] | None = None,
 ) -> None:
-    """Make ``signals`` set :data:`STOP` (preemption: give the running shard back), then run
-    the handler that was there before (Celery's warm shutdown) when ``chain``."""
+    """Make ``signals`` set :data:`STOP` (preemption: give the running shard back), call
+    ``forward(sig)`` (the main process passes it on to its pool children), then run the
+    handler that was there before (Celery's warm shutdown) when ``chain``."""
     for signum in signals:
         previous = signal.getsignal(signum)
 
@@ -67,10 +75,30 @@ def install_stop_handlers(
             sig: int, frame: FrameType | None, previous: Any = previous
         ) -> None:  # runs in the main thread
             STOP.set()
+            if forward is not None:
+                try:
+                    forward(sig)
+                except Exception:
+                    pass  # never let a dying child break the shutdown
             if chain and callable(previous):
                 previous(sig, frame)
 
+        handler._shardyard_stop = True  # type: ignore[attr-defined]
         signal.signal(signum, handler)
+
+
+def ensure_child_stop_handlers() -> None:
+    """In a prefork child, (re)install the stop handlers: billiard replaces the child's
+    SIGTERM handler after ``worker_process_init`` with one that exits at once, which
+    would kill the shard instead of giving it back. Called at the start of each task."""
+    if not CHILD_PROCESS.is_set():
+        return
+    if getattr(signal.getsignal(signal.SIGTERM), "_shardyard_stop", False):
+        return
+    try:
+        install_stop_handlers(chain=False)
+    except ValueError:  # not the main thread (a threads pool): keep the pool's handlers
+        pass
 
 
 def register_tasks(app: Any) -> Callable[..., Any]:
@@ -98,6 +126,7 @@ def handle_message(task_self: Any, message: Any) -> str:
 
     from worker.app import make_sender
 
+    ensure_child_stop_handlers()
     conf = task_self.app.conf
     store = store_for(conf.shardyard_state_url, insecure=bool(conf.shardyard_insecure))
     me = worker_id()
@@ -125,6 +154,17 @@ def handle_message(task_self: Any, message: Any) -> str:
             raise task_self.retry(countdown=delay, exc=err) from err
         log.error("shard_failed", task=task.label, attempt=err.attempt, error=str(err))
         return "failed"
+    except Exception as err:
+        # Not the shard's fault (Redis unreachable past the client's retries, a broker
+        # hiccup while enqueueing the next stage): without a retry the acked message would
+        # be gone and the rank stranded until a requeue.
+        retries = int(getattr(task_self.request, "retries", 0) or 0)
+        if retries >= MAX_INFRA_RETRIES:
+            log.error("shard_gave_up", task=task.label, error=f"{type(err).__name__}: {err}")
+            raise
+        delay = backoff(retries + 1, float(conf.shardyard_retry_backoff))
+        log.warning("shard_retry_infra", task=task.label, error=str(err), countdown=delay)
+        raise task_self.retry(countdown=delay, exc=err) from err
     if outcome.status == "busy":
         delay = outcome.retry_in + random.uniform(0.1, 1.0)
         raise task_self.retry(countdown=delay)

@@ -215,3 +215,25 @@ def test_sigterm_gives_the_shard_back_without_using_an_attempt(
     assert store.attempts("preempt", "main") == {0: 1}
     assert [r[2] for r in runs_log(tmp_path / "marks")] == [1, 1]
     _assert_outputs_whole(tmp_path, 1, 100)
+
+
+def test_sigterm_to_a_prefork_worker_reaches_its_children(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``docker stop`` signals only the main process: it must pass the signal on."""
+    store = StateStore.from_url(redis_server.url)
+    _, tasks = store_run(store, "preempt2", [_stage(tmp_path, 2, 100, 0.05)])
+    _send_all(redis_server.url, tasks)
+    worker = start_worker(
+        redis_server.url, *FAST, "--concurrency", "2", log_path=tmp_path / "w.log"
+    )
+    try:
+        _wait_for(lambda: len(runs_log(tmp_path / "marks")) == 2, 60, "both shards to start")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    finally:
+        _finish(worker, timeout=1)
+    assert store.attempts("preempt2", "main") == {}  # both refunded, no 5 s shard finished
+    assert store.done_ranks("preempt2", "main") == set()
+    for rank in (0, 1):
+        assert json.loads(store.logs("preempt2", "main", rank)[-1])["event"] == "preempted"

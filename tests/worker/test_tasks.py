@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,9 @@ class Retried(Exception):
 class FakeTaskSelf:
     """The bound Celery task as the shim sees it: ``app`` and ``retry``."""
 
-    def __init__(self) -> None:
+    def __init__(self, retries: int = 0) -> None:
         self.app = make_app(URL, lease_seconds=30, retry_backoff=2.0)
+        self.request = types.SimpleNamespace(retries=retries)
 
     def retry(self, countdown: float = 0.0, exc: Any = None) -> Retried:
         return Retried(countdown)
@@ -90,3 +92,21 @@ def test_failure_retried_with_backoff_then_given_up(store: StateStore, tmp_path:
     assert handle_message(FakeTaskSelf(), tasks[0].encode()) == "failed"
     assert store.failed_ranks("r1", "main") == [0]
     assert json.loads(store.logs("r1", "main", 0)[-1])["event"] == "failed"
+
+
+def test_redis_outage_past_client_retries_is_retried_not_acked_away(
+    store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    _, tasks = store_run(store, "r1", [_stage(tmp_path)])
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("connection refused")
+
+    monkeypatch.setattr(store, "claim", down)
+    with pytest.raises(Retried) as info:
+        handle_message(FakeTaskSelf(), tasks[0].encode())
+    assert 1.6 <= info.value.countdown <= 2.4
+    with pytest.raises(redis.ConnectionError):
+        handle_message(FakeTaskSelf(retries=worker_tasks.MAX_INFRA_RETRIES), tasks[0].encode())
