@@ -10,7 +10,8 @@ The protocol that makes at-least-once delivery safe:
 4. build the blocks from the stored spec, ``execute`` them (outputs under temporary names),
    check the lease, ``commit`` the outputs, then ``complete`` (stats + done, atomically);
 5. whoever completes the stage's last rank (guarded by ``mark_stage_advanced``) enqueues
-   the next stage and merges the stage's stats into ``logging_dir/stats.json``.
+   the next stage (after the last one: the runs depending on this run) and merges the
+   stage's stats into ``logging_dir/stats.json``.
 
 A failure aborts the outputs, records error + traceback tail, and raises
 :class:`ShardFailedError` (``retryable`` while attempts remain). A stop request
@@ -329,8 +330,10 @@ def advance_stage(
     send: Send | None,
     log: ShardLog,
 ) -> bool:
-    """Once per stage (guarded in Redis): enqueue the next stage, then merge this stage's
-    stats into ``logging_dir/stats.json``. Returns whether this caller did it."""
+    """Once per stage (guarded in Redis): enqueue the next stage (or, after the last stage,
+    the runs that depend on this one), then merge this stage's stats into
+    ``logging_dir/stats.json``. Returns whether this caller did it. If enqueueing fails the
+    guard is cleared so that a later delivery of a rank of this stage tries again."""
     if store.stage_advanced(t.run_id, t.stage) or not store.mark_stage_advanced(t.run_id, t.stage):
         return False
     names = [s.name for s in spec.stages]
@@ -349,6 +352,17 @@ def advance_stage(
                 store.clear_stage_advanced(t.run_id, t.stage)
                 raise
             log.info("next_stage_enqueued", next_stage=nxt)
+    elif send is not None:
+        # the run is complete: start the runs that were waiting for it (``depends``)
+        from dispatcher.submit import release_dependents
+
+        try:
+            released = release_dependents(store, t.run_id, send)
+        except BaseException:
+            store.clear_stage_advanced(t.run_id, t.stage)
+            raise
+        if released:
+            log.info("dependents_released", runs=released)
     logging_dir = options.get("logging_dir") or spec.logging_dir
     if logging_dir:
         try:

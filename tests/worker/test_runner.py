@@ -260,3 +260,20 @@ def test_a_failed_enqueue_is_retried_by_a_later_delivery(
     dup = run_shard(tasks[0], store, worker_id="w2", send=lambda q, m: None)
     assert (dup.status, dup.advanced) == ("skipped", True)
     assert attempts == ["second", "second"]
+
+
+def test_completing_the_last_stage_releases_dependent_runs(
+    store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released: list[str] = []
+    submit = types.ModuleType("dispatcher.submit")
+    submit.release_dependents = lambda st, run, send: released.append(run) or ["child"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dispatcher.submit", submit)
+    _, tasks = store_run(store, "parent", [_stage(tmp_path, tasks=2)])
+    send = lambda q, m: None  # noqa: E731
+    assert run_shard(tasks[0], store, worker_id="w1", send=send).advanced is False
+    assert released == []
+    assert run_shard(tasks[1], store, worker_id="w1", send=send).advanced is True
+    assert released == ["parent"]
+    run_shard(tasks[1], store, worker_id="w2", send=send)
+    assert released == ["parent"]
