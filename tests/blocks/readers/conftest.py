@@ -17,8 +17,7 @@ from tests.helpers import require
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "readers"
 
 
-@pytest.fixture(scope="session")
-def realdata() -> Any:
+def load_realdata() -> Any:
     """The bench.realdata module with its pinned sources fetched (skip locally, fail in CI)."""
     try:
         from bench import realdata as module
@@ -29,8 +28,7 @@ def realdata() -> Any:
     return module
 
 
-@pytest.fixture(scope="session")
-def real_texts(realdata: Any) -> list[dict[str, Any]]:
+def load_real_texts(realdata: Any) -> list[dict[str, Any]]:
     """Real plain texts as DataTrove-style records: the Lee news corpus (one article per
     line) and newspaper4k's extracted articles (multilingual). Loaded straight from the
     cache, which is much faster than ``text_documents()`` (that also strips Wikipedia)."""
@@ -50,6 +48,16 @@ def real_texts(realdata: Any) -> list[dict[str, Any]]:
             )
     assert len(docs) > 300
     return docs
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Any:
+    return load_realdata()
+
+
+@pytest.fixture(scope="session")
+def real_texts(realdata: Any) -> list[dict[str, Any]]:
+    return load_real_texts(realdata)
 
 
 def read_all(
