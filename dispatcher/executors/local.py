@@ -37,7 +37,7 @@ from dispatcher.executors.base import callables_in, finish, pipeline_spec
 from dispatcher.executors.embedded import EmbeddedRedis
 from dispatcher.progress import RunWatcher
 from dispatcher.state import StateStore
-from dispatcher.submit import submit_run
+from dispatcher.submit import requeue, submit_run
 from dispatcher.task import ShardTask
 
 STATE_DIR = ".shardyard"
@@ -63,7 +63,8 @@ class LocalPipelineExecutor:
     Same arguments as DataTrove's (``workers=-1``: as many as tasks); ``run()`` returns the
     merged :class:`PipelineStats` of every rank (done now or before) and raises
     :class:`dispatcher.executors.base.RunFailedError` when ranks failed for good.
-    ``max_attempts`` defaults to 1 as in DataTrove (a failing rank fails the run).
+    ``max_attempts`` defaults to 1 as in DataTrove (a failing rank fails the run); running
+    again in the same logging dir runs the ranks not done, failed ones included.
     """
 
     def __init__(
@@ -159,13 +160,18 @@ class LocalPipelineExecutor:
             if not self.skip_completed:
                 store.delete_run(self.run_id)
             messages: list[str] = []
+
+            def send(_queue: str, message: str) -> None:
+                messages.append(message)
+
             submit_run(
                 store,
                 self.spec,
                 run_id=self.run_id,
-                send=lambda _queue, message: messages.append(message),
+                send=send,
                 options={"logging_dir": self.logging_dir} if self.logging_dir else {},
             )
+            requeue(store, self.run_id, send, failed=True)  # a new run retries failed ranks
             watcher = RunWatcher(store, self.run_id, enabled=self.progress)
             try:
                 self._schedule(server.url, store, _Queue(messages), watcher)
