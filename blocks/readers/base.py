@@ -6,19 +6,8 @@ assignment from ``ctx.files`` if any, else DataTrove's ``rank::world_size``), ap
 ``adapter`` (DataTrove's contract: ``adapter(self, data, path, id_in_file) -> dict`` with
 ``text``, ``id`` and ``metadata``), and counts corrupt input instead of failing.
 
-Corrupt input never fails the shard. A bad record is skipped and counted by the reader
-that found it (``error_bad_json``, ``error_decode``, ``error_missing_text``, ...). An error
-that leaves the rest of a file unreadable ends that file, is counted, and the shard goes
-on with the next file:
-
-==========================  ==========================================================
-``error_truncated_file``    compressed stream ends early (``EOFError``)
-``error_corrupt_file``      bad compressed data, or the reader's own format errors
-                            (``corrupt_file_errors()``: bad Parquet/Arrow file, WARC ...,
-                            and errno-less ``OSError``, see :func:`is_data_error`)
-``error_decode``            a text-mode reader met bytes that are not UTF-8
-``error_<kind>``            a reader raised ``DocumentError(kind)``
-==========================  ==========================================================
+Corrupt input never fails the shard: see :mod:`blocks.readers.corrupt` for what is
+counted under which stat.
 
 Other stats, as DataTrove names them: ``input_files`` (one per file opened),
 ``documents`` (updated once per file with the number of documents it gave, so its
@@ -27,10 +16,7 @@ total is the document count and its mean the documents per file) and ``doc_len``
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import random
-import zlib
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -40,41 +26,15 @@ import fsspec
 import orjson
 from fsspec import AbstractFileSystem
 
-from blocks.base import FileRange, PipelineStep, _error_label
+from blocks.base import FileRange, PipelineStep
 from blocks.document import Document
-from blocks.errors import DocumentError
 from blocks.io import DataFolder, compression_of, get_datafolder
+from blocks.readers.corrupt import CorruptInput
 
 Adapter = Callable[..., dict[str, Any]]
 
 #: where a list of input paths lives: a path/URL, ``(path, storage options)`` or ``(path, fs)``
 DataFileLike = str | tuple[str, Any] | list[Any]
-
-_TRUNCATED_ERRORS: tuple[type[BaseException], ...] = (EOFError,)
-_BAD_COMPRESSION_ERRORS: tuple[type[BaseException], ...] = (
-    zlib.error,
-    gzip.BadGzipFile,
-    lzma.LZMAError,
-)
-
-
-def _zstd_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-    except ImportError:
-        return ()
-    return (zstandard.ZstdError,)
-
-
-def is_data_error(err: OSError) -> bool:
-    """Whether an OSError means bad bytes rather than bad storage.
-
-    bz2 ("Invalid data stream") and pyarrow (corrupt page, truncated IPC message) report
-    corrupt data as a bare ``OSError`` without errno. Missing files, refused connections,
-    timeouts and I/O errors are subclasses or carry an errno: they must fail the shard so
-    it is retried, not be counted as corrupt input.
-    """
-    return type(err) is OSError and err.errno is None
 
 
 class BaseReader(PipelineStep):
@@ -274,28 +234,12 @@ class BaseDiskReader(BaseReader):
             return self.read_file(item.path)
         return self.read_range(item.path, item.start, item.end)
 
-    @staticmethod
-    def _error_stat(err: BaseException) -> str:
-        if isinstance(err, DocumentError):
-            return _error_label(err)
-        if isinstance(err, UnicodeDecodeError):
-            return "error_decode"
-        if isinstance(err, _TRUNCATED_ERRORS):
-            return "error_truncated_file"
-        return "error_corrupt_file"
-
     def run(
         self, data: Iterable[Document] | None, rank: int = 0, world_size: int = 1
     ) -> Iterator[Document]:
         if data:
             yield from data
-        corrupt = (
-            _TRUNCATED_ERRORS
-            + _BAD_COMPRESSION_ERRORS
-            + _zstd_errors()
-            + self.corrupt_file_errors()
-        )
-        caught: tuple[type[BaseException], ...] = (DocumentError, UnicodeDecodeError, *corrupt)
+        corrupt = CorruptInput(self.corrupt_file_errors())
         files = self.shard_files(rank, world_size)
         skipped = produced = 0
         with ExitStack() as stack:
@@ -313,13 +257,11 @@ class BaseDiskReader(BaseReader):
                                 doc = next(it)
                         except StopIteration:
                             break
-                        except caught as err:
-                            self.stat_update(self._error_stat(err))
-                            break
-                        except OSError as err:
-                            if not is_data_error(err):
+                        except corrupt.caught as err:
+                            label = corrupt.stat(err)
+                            if label is None:
                                 raise  # storage trouble fails the shard, so it is retried
-                            self.stat_update("error_corrupt_file")
+                            self.stat_update(label)
                             break
                         if skipped < self.skip:
                             skipped += 1

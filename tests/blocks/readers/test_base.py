@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 from pathlib import Path
@@ -233,3 +234,47 @@ def test_importing_readers_pulls_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_corrupt_compressed_data_is_counted_per_codec(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl.bz2").write_bytes(b"BZh91AY&SY" + b"\x00garbage" * 20)  # bare OSError
+    (tmp_path / "b.jsonl.xz").write_bytes(b"\xfd7zXZ\x00" + b"garbage" * 20)  # LZMAError
+    (tmp_path / "c.jsonl.zst").write_bytes(b"\x28\xb5\x2f\xfd" + b"garbage" * 20)  # ZstdError
+    (tmp_path / "d.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 40)  # zlib.error
+    _write(tmp_path / "e.jsonl", [{"text": "survivor"}])
+    reader = JsonlReader(str(tmp_path))
+    assert [d.text for d in read_all(reader)] == ["survivor"]
+    assert stat(reader, "error_corrupt_file") + stat(reader, "error_truncated_file") == 4
+    assert stat(reader, "input_files") == 5
+
+
+class _FlakyStorage(JsonlReader):
+    """A reader whose storage fails the way object stores and disks do."""
+
+    def __init__(self, data_folder: Any, error: BaseException) -> None:
+        super().__init__(data_folder)
+        self.error = error
+
+    def read_file(self, filepath: str) -> Any:
+        yield from super().read_file(filepath)
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.EIO, "I/O error"),
+        ConnectionResetError("reset"),
+        TimeoutError("slow"),
+        PermissionError("denied"),
+    ],
+)
+def test_storage_errors_fail_the_shard_so_it_is_retried(folder: Path, error: BaseException) -> None:
+    with pytest.raises(type(error)):
+        read_all(_FlakyStorage(str(folder), error))
+
+
+def test_a_bare_oserror_is_corrupt_data(folder: Path) -> None:
+    reader = _FlakyStorage(str(folder), OSError("Corrupt snappy compressed data."))
+    assert len(read_all(reader)) == 20
+    assert stat(reader, "error_corrupt_file") == 5
