@@ -42,10 +42,15 @@ def configure_logging(*, level: str = "INFO", json_logs: bool | None = None) -> 
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelName(level.upper()) if isinstance(level, str) else level
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # resolve sys.stderr when a logger is made, not now: it may be replaced later
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def _stderr_logger(*_: Any) -> Any:
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def get_logger(**bound: Any) -> Any:
