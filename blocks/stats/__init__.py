@@ -6,6 +6,8 @@ from blocks.stats.doc_stats import DocStats
 from blocks.stats.line_stats import LineStats
 from blocks.stats.merger import StatsMerger
 from blocks.stats.paragraph_stats import ParagraphStats
+from blocks.stats.sentence_stats import SentenceStats
+from blocks.stats.word_stats import WordStats
 
 __all__ = [
     "DEFAULT_TOP_K_CONFIG",
@@ -15,6 +17,8 @@ __all__ = [
     "MetricStats",
     "MetricStatsDict",
     "ParagraphStats",
+    "SentenceStats",
     "StatsMerger",
     "TopKConfig",
+    "WordStats",
 ]

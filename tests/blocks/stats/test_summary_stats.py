@@ -10,7 +10,15 @@ from blocks.base import TaskContext
 from blocks.document import Document
 from blocks.metrics import MetricStatsDict
 from blocks.pipeline import execute, run_pipeline
-from blocks.stats import DocStats, LineStats, ParagraphStats, StatsMerger, TopKConfig
+from blocks.stats import (
+    DocStats,
+    LineStats,
+    ParagraphStats,
+    SentenceStats,
+    StatsMerger,
+    TopKConfig,
+    WordStats,
+)
 
 HOSTS = [
     "https://www.nytimes.com/a",
@@ -55,7 +63,13 @@ def make_docs(n: int = 60, seed: int = 7) -> list[Document]:
 
 
 def stats_blocks(folder: Path) -> list:
-    return [DocStats(str(folder)), LineStats(str(folder)), ParagraphStats(str(folder))]
+    return [
+        DocStats(str(folder)),
+        LineStats(str(folder)),
+        ParagraphStats(str(folder)),
+        WordStats(str(folder)),
+        SentenceStats(str(folder)),
+    ]
 
 
 def run_sharded(docs: list[Document], folder: Path, shards: int) -> None:
@@ -79,6 +93,7 @@ def test_merged_shards_equal_whole_input(tmp_path: Path) -> None:
     sharded = merged_tree(tmp_path / "five", tmp_path / "five-merged")
     assert whole and whole == sharded
     assert "summary/length/metric.json" in whole
+    assert "summary/n_words/metric.json" in whole and "fqdn/n_sentences/metric.json" in whole
     assert (
         "histogram/n_lines/metric.json" in whole and "histogram/n_lines_chars/metric.json" in whole
     )
