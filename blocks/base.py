@@ -317,7 +317,7 @@ class FunctionStep(PipelineStep):
     type = "function"
 
     def __init__(
-        self, function: Callable[..., Iterable[Document]], name: str | None = None
+        self, function: Callable[..., Iterable[Document] | None], name: str | None = None
     ) -> None:
         super().__init__()
         self.function = function

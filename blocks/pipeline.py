@@ -15,7 +15,7 @@ from blocks.document import Document
 from blocks.metrics import PipelineStats
 from blocks.spec import PipelineSpec, StageSpec, build_pipeline
 
-Step = PipelineStep | Callable[..., Iterable[Document]] | list[Document]
+Step = PipelineStep | Callable[..., Iterable[Document] | None] | list[Document]
 
 
 def as_steps(pipeline: Sequence[Step]) -> list[PipelineStep]:

@@ -516,11 +516,9 @@ def build_pipeline(stage: StageSpec) -> list[PipelineStep]:
 # -- Python objects -> spec -------------------------------------------------------------
 def _block_from_object(step: Any, path: str) -> dict[str, Any]:
     if isinstance(step, PipelineStep):
-        return {
-            type(step).__name__: {
-                k: to_jsonable(v, _join(path, k)) for k, v in step.spec_params.items()
-            }
-        }
+        block = type(step).__name__
+        bpath = _join(path, block)  # the same path a YAML spec's error would name
+        return {block: {k: to_jsonable(v, _join(bpath, k)) for k, v in step.spec_params.items()}}
     if isinstance(step, list) and all(isinstance(d, Document) for d in step):
         return {"Documents": {"documents": to_jsonable(step, path)}}
     if callable(step):

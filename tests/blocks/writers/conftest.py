@@ -55,3 +55,46 @@ def files_under(folder: Path) -> list[str]:
         for name in names:
             out.append(os.path.relpath(os.path.join(root, name), folder))
     return sorted(out)
+
+
+HF_PYTHON_ENV = "SHARDYARD_HF_PYTHON"
+
+_LOAD_SCRIPT = """
+import json, sys
+import datasets
+files, cache = json.loads(sys.argv[1]), sys.argv[2]
+ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=cache)
+json.dump({"columns": ds.column_names, "rows": ds.to_list()}, sys.stdout)
+"""
+
+
+def load_with_hf_datasets(files: list[str], cache_dir: Path) -> dict[str, Any]:
+    """``datasets.load_dataset("parquet", data_files=files)`` -> its columns and rows.
+
+    Uses ``datasets`` in this interpreter when installed, else the interpreter named by
+    ``$SHARDYARD_HF_PYTHON`` (a separate venv: ``datasets`` brings pandas, which pyarrow
+    then imports in every process, so it stays out of the project's venv). Skips when
+    neither is available.
+    """
+    import json
+    import subprocess
+
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    try:
+        import datasets
+    except ImportError:
+        python = os.environ.get(HF_PYTHON_ENV)
+        if not python:
+            pytest.skip(f"HF datasets not installed here and ${HF_PYTHON_ENV} not set")
+        proc = subprocess.run(
+            [python, "-c", _LOAD_SCRIPT, json.dumps(files), str(cache_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "HF_DATASETS_OFFLINE": "1"},
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        loaded: dict[str, Any] = json.loads(proc.stdout)
+        return loaded
+    ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(cache_dir))
+    return {"columns": ds.column_names, "rows": ds.to_list()}

@@ -16,7 +16,7 @@ from blocks.base import DocumentsSource, FunctionStep, TaskContext
 from blocks.document import Document
 from blocks.pipeline import execute, run_pipeline
 from blocks.writers import ParquetWriter
-from tests.blocks.writers.conftest import files_under
+from tests.blocks.writers.conftest import files_under, load_with_hf_datasets
 
 
 def _write(writer: ParquetWriter, docs: list[Document], rank: int = 0) -> ParquetWriter:
@@ -52,20 +52,16 @@ def test_real_documents_round_trip_through_pyarrow(
 
 @pytest.mark.slow
 def test_output_loads_with_hf_datasets(tmp_path: Path, real_docs: list[Document]) -> None:
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    datasets = pytest.importorskip("datasets")
     out = tmp_path / "out"
     for rank in range(2):  # two shards' files load as one dataset
         writer = ParquetWriter(str(out), batch_size=64, compression="zstd")
         _write(writer, real_docs[rank::2], rank=rank)
     files = sorted(str(out / f) for f in files_under(out))
-    ds = datasets.load_dataset(
-        "parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf")
-    )
-    assert ds.num_rows == len(real_docs)
-    assert ds.column_names == ["text", "id", "metadata"]
+    loaded = load_with_hf_datasets(files, tmp_path / "hf")
+    assert loaded["columns"] == ["text", "id", "metadata"]
+    assert len(loaded["rows"]) == len(real_docs)
     expected = {d.id: (d.text, d.metadata) for d in real_docs}
-    assert {row["id"]: (row["text"], row["metadata"]) for row in ds} == expected
+    assert {r["id"]: (r["text"], r["metadata"]) for r in loaded["rows"]} == expected
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from blocks.document import Document
 from blocks.pipeline import run_pipeline
 from blocks.readers import CsvReader, IpcReader, JsonlReader, ParquetReader
 from blocks.writers import JsonlWriter, ParquetWriter
-from tests.blocks.writers.conftest import files_under
+from tests.blocks.writers.conftest import files_under, load_with_hf_datasets
 
 Triple = tuple[str, str, dict[str, Any]]
 
@@ -118,21 +117,17 @@ def test_csv_to_parquet_to_jsonl(tmp_path: Path, real_docs: list[Document]) -> N
 
 
 @pytest.mark.slow
-def test_hf_datasets_cache_file_round_trip(tmp_path: Path, real_docs: list[Document]) -> None:
-    """An ``.arrow`` file written by HF ``datasets`` reads back, and our Parquet loads there."""
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    datasets = pytest.importorskip("datasets")
-    records = [{"text": d.text, "id": d.id, "metadata": d.metadata} for d in real_docs]
-    datasets.Dataset.from_list(records).save_to_disk(str(tmp_path / "saved"))
-    reader = IpcReader(str(tmp_path / "saved"), glob_pattern="*.arrow", add_file_path=False)
-    run_pipeline([reader, ParquetWriter(str(tmp_path / "pq"))])
-    assert _triples(_read(ParquetReader(str(tmp_path / "pq"), add_file_path=False))) == _triples(
-        real_docs
-    )
-    loaded = datasets.load_dataset(
-        "parquet",
-        data_files=str(tmp_path / "pq" / "00000.parquet"),
-        split="train",
-        cache_dir=str(tmp_path / "hf"),
-    )
-    assert loaded.to_list() == records
+def test_parquet_from_every_reader_loads_with_hf_datasets(
+    tmp_path: Path, real_docs: list[Document]
+) -> None:
+    """What the IPC/CSV/JSONL round trips wrote loads in HF ``datasets`` as the same rows."""
+    src = tmp_path / "in"
+    src.mkdir()
+    with (
+        pa.OSFile(str(src / "part.arrow"), "wb") as sink,
+        ipc.new_stream(sink, _arrow_table(real_docs).schema) as w,
+    ):
+        w.write_table(_arrow_table(real_docs))
+    run_pipeline([IpcReader(str(src), add_file_path=False), ParquetWriter(str(tmp_path / "pq"))])
+    loaded = load_with_hf_datasets([str(tmp_path / "pq" / "00000.parquet")], tmp_path / "hf")
+    assert [(r["text"], r["id"], r["metadata"]) for r in loaded["rows"]] == _triples(real_docs)
