@@ -122,8 +122,15 @@ def test_stages_complete_through_the_barrier_with_no_dispatcher_alive(
     (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SHARDYARD_REDIS_URL": redis_server.url}
     submitter = subprocess.Popen(
-        [sys.executable, "-m", "dispatcher.cli", "submit", str(tmp_path / "spec.yaml")]
-        + ["--logging-dir", str(tmp_path / "logs")],
+        [
+            sys.executable,
+            "-m",
+            "dispatcher.cli",
+            "submit",
+            str(tmp_path / "spec.yaml"),
+            "--logging-dir",
+            str(tmp_path / "logs"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
