@@ -23,7 +23,7 @@ import json
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from blocks.base import PipelineStep, TaskContext
 from blocks.document import Document
@@ -78,7 +78,7 @@ class BaseStats(PipelineStep):
     """Base of the summary stats blocks; subclasses implement ``extract_stats``."""
 
     type = "stats"
-    _requires_dependencies = (("tldextract", "processing"),)
+    _requires_dependencies: ClassVar[tuple[str | tuple[str, str], ...]] = (("tldextract", "processing"),)
 
     def __init__(
         self,
