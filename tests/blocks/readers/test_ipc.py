@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +52,35 @@ def test_forcing_the_wrong_format_is_a_corrupt_file(
     assert stat(reader, "error_corrupt_file") == 1
 
 
-@pytest.mark.slow  # importing datasets takes seconds
-def test_hugging_face_datasets_arrow_file(tmp_path: Path, real_texts: list[dict[str, Any]]) -> None:
-    datasets = pytest.importorskip("datasets")
-    ds = datasets.Dataset.from_dict(
-        {"text": [r["text"] for r in real_texts[:120]], "url": [r["id"] for r in real_texts[:120]]}
+def _hf_cache_file(path: Path, records: list[dict[str, Any]]) -> None:
+    """An ``.arrow`` file laid out like a Hugging Face ``datasets`` cache/``save_to_disk``
+    shard: the IPC *stream* format with the features in the schema's ``huggingface``
+    metadata (what ``datasets.arrow_writer.ArrowWriter`` writes; checked by hand against
+    a file written by ``datasets`` 5.2.0, which is not a dependency of the project)."""
+    features = {
+        "text": {"dtype": "string", "_type": "Value"},
+        "url": {"dtype": "string", "_type": "Value"},
+    }
+    table = pa.table({"text": [r["text"] for r in records], "url": [r["id"] for r in records]})
+    schema = table.schema.with_metadata(
+        {"huggingface": json.dumps({"info": {"features": features}})}
     )
-    ds.save_to_disk(str(tmp_path / "ds"))
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for batch in table.cast(schema).to_batches(max_chunksize=1000):
+            writer.write_batch(batch)
+
+
+def test_hugging_face_datasets_arrow_file(tmp_path: Path, real_texts: list[dict[str, Any]]) -> None:
+    records = real_texts[:120]
+    (tmp_path / "ds").mkdir()
+    _hf_cache_file(tmp_path / "ds" / "data-00000-of-00001.arrow", records)
+    (tmp_path / "ds" / "state.json").write_text("{}")  # save_to_disk's side files are not inputs
     reader = IpcReader(str(tmp_path / "ds"), glob_pattern="*.arrow")
     docs = read_all(reader)
-    assert [d.text for d in docs] == [r["text"] for r in real_texts[:120]]
-    assert docs[3].id.endswith(".arrow/3") and docs[3].metadata["url"] == real_texts[3]["id"]
+    assert [d.text for d in docs] == [r["text"] for r in records]
+    assert (
+        docs[3].id == "data-00000-of-00001.arrow/3" and docs[3].metadata["url"] == records[3]["id"]
+    )
 
 
 def test_truncated_file_keeps_whole_batches_and_counts_the_error(
