@@ -58,6 +58,7 @@ def test_unknown_plugin_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no_such_mod_x" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_help_runs_as_a_module() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "worker", "--help"],
