@@ -34,8 +34,8 @@ def _records(folder: Path) -> list[dict[str, Any]]:
     return out
 
 
-class TooShort(BaseFilter):
-    """Drops texts under ``min_chars`` with the reason ``too_short``."""
+class _TooShort(BaseFilter):
+    """Drops texts under ``min_chars`` with the reason ``too_short`` (hidden from the registry)."""
 
     name = "TooShort"
 
@@ -97,7 +97,7 @@ def test_exclusion_writer_gets_dropped_documents_with_their_reason(tmp_path: Pat
     kept_writer = JsonlWriter(str(tmp_path / "kept"))
     dropped_writer = JsonlWriter(str(tmp_path / "dropped"))
     stats = run_pipeline(
-        [_docs(12), TooShort(min_chars=30, exclusion_writer=dropped_writer), kept_writer]
+        [_docs(12), _TooShort(min_chars=30, exclusion_writer=dropped_writer), kept_writer]
     )
     kept, dropped = _records(tmp_path / "kept"), _records(tmp_path / "dropped")
     assert len(kept) + len(dropped) == 12 and dropped
@@ -121,7 +121,7 @@ def test_a_failing_shard_removes_every_output_including_exclusions(tmp_path: Pat
     steps = as_steps(
         [
             _docs(30),
-            TooShort(30, exclusion_writer=JsonlWriter(str(tmp_path / "dropped"))),
+            _TooShort(30, exclusion_writer=JsonlWriter(str(tmp_path / "dropped"))),
             JsonlWriter(str(tmp_path / "kept"), max_file_size=100),
             explode,
         ]
