@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -162,3 +163,47 @@ def test_sandbox_direct_use_and_window() -> None:
         with pytest.raises(RuntimeError):
             box.next_outcome()
     assert box.pid is None
+
+
+_PARENT = """
+import sys
+from blocks.document import Document
+from tests.blocks.extractors.faulty import _FaultyExtractor
+stream = _FaultyExtractor(timeout=600).run(iter([Document("PID", "a"), Document("HANG", "b")]))
+print(next(stream).text, flush=True)
+next(stream)
+"""
+
+
+def test_child_dies_with_its_parent() -> None:
+    """A worker killed mid-document (SIGKILL, lost lease) leaves no extractor behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = str(Path(__file__).resolve().parents[3])
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):  # the kernel delivers the death signal at once; reaping may lag
+        if not alive(child) or _zombie(child):
+            break
+        time.sleep(0.05)
+    assert not alive(child) or _zombie(child)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
