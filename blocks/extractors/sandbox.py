@@ -166,9 +166,14 @@ class ExtractorSandbox:
             self._start()
         with selectors.DefaultSelector() as sel:
             while True:
+                # Read what the child already wrote before looking at the clock: the parent
+                # may come back late (the rest of the pipeline ran) to a finished answer.
+                open_pipe = self._drain()
                 frame = self._take_frame()
                 if frame is not None:
                     return self._answer(*frame)
+                if not open_pipe:
+                    return self._fail("broken")
                 head = self._queue[0]
                 # The child starts the head once it finished the previous document and has
                 # read the head's last byte; until then, time runs from the last progress.
@@ -185,17 +190,14 @@ class ExtractorSandbox:
                 sel.unregister(self._rfd)
                 if writing:
                     sel.unregister(self._wfd)
-                readable = any(key.fd == self._rfd for key, _ in events)
-                if writing and len(events) > int(readable):
+                if writing and any(key.fd == self._wfd for key, _ in events):
                     self._pump_writes()
-                if readable and not self._read_some():
-                    if not self._frame_ready():
-                        return self._fail("broken")
-                elif not events and self._proc is not None and self._proc.poll() is not None:
-                    # Exited, yet no end of file (a grandchild holds the pipe): take what is there.
+                if not events and self._proc is not None and self._proc.poll() is not None:
+                    # Exited, yet no end of file (a grandchild holds the pipe): take what
+                    # is there, then give up on the document.
                     self._drain()
-                    if not self._frame_ready():
-                        return self._fail("broken")
+                    frame = self._take_frame()
+                    return self._answer(*frame) if frame is not None else self._fail("broken")
 
     def _fail(self, kind: Literal["timeout", "broken"]) -> Outcome:
         """Kill the child and charge the oldest document; the others go to the next child."""
@@ -341,11 +343,15 @@ class ExtractorSandbox:
         self._rbuf += chunk
         return True
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Read everything available without blocking; False once the pipe hit end of file."""
         while self._rfd >= 0:
             before = len(self._rbuf)
-            if not self._read_some() or len(self._rbuf) == before:
-                return
+            if not self._read_some():
+                return False
+            if len(self._rbuf) == before:
+                return True
+        return False
 
     def _frame_ready(self) -> bool:
         if len(self._rbuf) < HEADER.size:
@@ -368,6 +374,12 @@ class ExtractorSandbox:
         self._last_end = end
         seconds = max(0.0, end - start)
         body = payload[TIMES.size :]
+        if seconds > self.timeout:
+            # Finished, but over time while the parent was not watching: the same verdict
+            # and the same fresh child as when the parent kills it on the spot, so results
+            # never depend on how busy the parent was.
+            self._kill()
+            return Outcome("timeout", seconds=seconds)
         self._pump_writes()
         if kind == ord("R"):
             return Outcome("ok", decode_text(body), seconds=seconds)

@@ -9,6 +9,7 @@ keeps it out of the block registry. A document starting with a marker makes the 
     HOG n  allocate n MiB (MemoryError under a smaller memory_limit_mb)
     RAISE  raise ValueError                     PRINT  print to stdout, then answer
     PID    answer with its process id           EMPTY  answer ""
+    SLOW s sleep s seconds, then answer
 Anything else is answered upper-cased.
 """
 
@@ -66,6 +67,8 @@ class _FaultyExtractor(SandboxedExtractor):
             return str(os.getpid())
         elif text.startswith("EMPTY"):
             return ""
+        elif text.startswith("SLOW"):
+            time.sleep(float(text.split()[1]))
         return text.upper()
 
 

@@ -207,3 +207,24 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
     except OSError:
         return False
+
+
+def test_a_late_parent_still_gets_answers_within_the_timeout() -> None:
+    """The parent busy elsewhere past the deadline must not turn finished work into timeouts;
+    work that itself took longer than the timeout is a timeout even if nobody watched."""
+    import time
+
+    with ExtractorSandbox(
+        "tests.blocks.extractors.faulty", "_FaultyExtractor", {}, timeout=0.5
+    ) as box:
+        box.submit("PID")
+        first = box.next_outcome().text
+        box.submit("quick")
+        box.submit("SLOW 0.7")
+        box.submit("PID")
+        time.sleep(1.5)  # the rest of the pipeline, say
+        quick, slow, pid = box.next_outcome(), box.next_outcome(), box.next_outcome()
+    assert (quick.kind, quick.text) == ("ok", "QUICK")
+    assert slow.kind == "timeout" and slow.seconds is not None and slow.seconds >= 0.7
+    assert pid.kind == "ok" and pid.text != first  # a fresh child, as after a kill
+    assert box.starts == 2
