@@ -18,7 +18,6 @@ and a real worker consumes it.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -75,10 +74,12 @@ class CelerySender:
         template: tuple[dict[str, Any], dict[str, Any], Any] | None = None,
     ) -> str:
         """The Redis list entry ``send_task`` would write for this message."""
+        import orjson
+
         headers, properties, embed = template or self._template()
         task_id = str(uuid.uuid4())
-        payload = json.dumps([[message], {}, embed]).encode("utf-8")
-        return json.dumps(
+        payload = orjson.dumps([[message], {}, embed])
+        return orjson.dumps(
             {
                 "body": base64.b64encode(payload).decode("ascii"),
                 "content-encoding": "utf-8",
@@ -99,7 +100,7 @@ class CelerySender:
                     "delivery_tag": str(uuid.uuid4()),
                 },
             }
-        )
+        ).decode("utf-8")
 
     def send_many(self, queue: str, messages: Sequence[str]) -> None:
         """Send a batch: the first through ``send_task`` (which declares the queue as Celery
