@@ -70,8 +70,17 @@ def start_workers(url: str, count: int, log_dir: Path) -> list[subprocess.Popen[
         log = (log_dir / f"worker-{i}.log").open("wb")
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "worker", "--concurrency", "1", "--loglevel", "WARNING"]
-                + ["--hostname", f"bench-{i}@%h"],
+                [
+                    sys.executable,
+                    "-m",
+                    "worker",
+                    "--concurrency",
+                    "1",
+                    "--loglevel",
+                    "WARNING",
+                    "--hostname",
+                    f"bench-{i}@%h",
+                ],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
