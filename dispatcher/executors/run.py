@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from blocks.errors import ShardyardError
 from blocks.spec import PipelineSpec
+from dispatcher.errors import RunConflictError
 from dispatcher.executors.base import failures_of, run_stats
 from dispatcher.executors.celery import make_sender
 from dispatcher.executors.embedded import EmbeddedRedis, _die_with_parent
@@ -210,6 +211,8 @@ def run_spec(
     with redis_for(redis_url, logdir) as url:
         store = StateStore.from_url(url, insecure=insecure)
         record = store.get_run(rid)
+        if record is not None and record.spec_hash != spec.spec_hash() and not force:
+            raise RunConflictError(rid, record.spec_hash, spec.spec_hash())  # before any worker
         already_done = (
             record is not None
             and record.spec_hash == spec.spec_hash()
