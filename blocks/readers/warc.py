@@ -92,6 +92,41 @@ class _ChunkStream(io.RawIOBase):
         return self.member_offsets[max(i, 0)]
 
 
+class _StreamWatch:
+    """Turns an error of the underlying stream (truncated or corrupt compression) into a
+    clean end of data for warcio, and remembers it so the reader can count it.
+
+    warcio takes an ``EOFError`` met while parsing a header for the end of the records,
+    and a buffered read that fails loses the bytes it had already got, so the last whole
+    record before a cut would vanish silently. Reading with ``read1`` (one underlying read
+    at a time) and ending softly keeps every whole record; the reader then re-raises the
+    error (``error_truncated_file`` / ``error_corrupt_file``) and drops a record whose
+    payload was being read when it happened.
+    """
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self._read = getattr(fh, "read1", fh.read)
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        try:
+            data: bytes = self._read(size)
+        except Exception as err:
+            self.error = err
+            return b""
+        return data
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def reraise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class WarcReader(BaseDiskReader):
     """Read WARC, ARC and WET files (plain, gz, zst, ...): one Document per HTML page
     (or WET text), as DataTrove's ``WarcReader``. See the module docstring."""
@@ -166,18 +201,21 @@ class WarcReader(BaseDiskReader):
         from warcio.recordloader import ArcWarcRecord
         from warcio.statusandheaders import StatusAndHeadersParserException
 
-        archive = ArchiveIterator(fh)
+        watch = _StreamWatch(fh)
+        archive = ArchiveIterator(watch)
         records: Iterator[ArcWarcRecord] = iter(archive)
         index = -1
         while True:
             try:
                 record = next(records)
             except StopIteration:
+                watch.reraise()  # warcio takes an EOFError for "no more records"
                 return
             except (ArchiveLoadFailed, StatusAndHeadersParserException, ValueError) as err:
+                watch.reraise()
                 raise DocumentError("corrupt_file", f"{filepath}: {err}") from err
             index += 1
-            data = self._process_record(record)
+            data = self._process_record(record, watch)
             if data is None:
                 continue
             if data["id"] is None:
@@ -193,7 +231,7 @@ class WarcReader(BaseDiskReader):
             if doc is not None:
                 yield doc
 
-    def _process_record(self, record: Any) -> dict[str, Any] | None:
+    def _process_record(self, record: Any, watch: _StreamWatch) -> dict[str, Any] | None:
         """DataTrove's record selection and decoding; None skips the record (counted)."""
         import cchardet
         import magic
@@ -208,9 +246,12 @@ class WarcReader(BaseDiskReader):
             return None
         try:
             content = record.content_stream().read()
-        except Exception:  # a broken chunked body or content encoding (zlib, brotli, ...)
+        except Exception:
+            watch.reraise()  # the file itself is truncated or corrupt: counted per file
+            # the record's own chunked body or content encoding (zlib, brotli, ...) is bad
             self.stat_update("error_corrupt_record")
             return None
+        watch.reraise()  # the payload may be cut short: the record is not whole
         if mime is None and not _wanted(magic.from_buffer(content, mime=True), is_conversion):
             self.stat_update("skipped_mime")
             return None

@@ -339,3 +339,24 @@ def test_unusual_gzip_layouts_split_without_loss_or_duplicates(
     odd_gzip_warcs: Path, points: list[int], which: str, at_members: bool
 ) -> None:
     _check_split(odd_gzip_warcs, f"{which}.warc.gz", points, at_members)
+
+
+@pytest.mark.parametrize("ranged", [False, True])
+@pytest.mark.parametrize("into_member", [40, 120, 200])
+def test_file_cut_inside_a_record_header_is_counted(
+    tmp_path: Path, pages_warc: Path, ranged: bool, into_member: int
+) -> None:
+    """warcio treats an EOFError met while parsing a header as the end of the file; the
+    truncation must still be counted, with every record before it kept."""
+    data = (pages_warc / "pages.warc.gz").read_bytes()
+    members = _members(pages_warc, "pages.warc.gz")
+    cut = members[6] + into_member  # inside the gzip member of the 7th record's header
+    (tmp_path / "cut.warc.gz").write_bytes(data[:cut])
+    reader = WarcReader(str(tmp_path))
+    item = FileRange("cut.warc.gz", 0, cut) if ranged else FileRange("cut.warc.gz")
+    docs = read_all(reader, files=[item])
+    (tmp_path / "clean.warc.gz").write_bytes(data[: members[6]])  # the whole records before
+    before = [d.id for d in WarcReader(str(tmp_path)).read_file("clean.warc.gz")]
+    assert len(before) >= 3 and [d.id for d in docs] == before
+    assert stat(reader, "error_truncated_file") == 1
+    assert stat(reader, "error_corrupt_record") == 0
