@@ -645,13 +645,13 @@ def split_sentences(text: str, language: str = "en") -> list[str]:
     return [text[a:b] for a, b in itertools.pairwise(cuts)]
 
 
-_EFFECTS: dict[tuple[bool, str], tuple[int, int, bool, bool]] = {}
+_EFFECTS: dict[bool, dict[str, tuple[int, int, bool, bool]]] = {False: {}, True: {}}
 
 
 def _chunk_effect(tok: RuleTokenizer, english: bool, chunk: str) -> tuple[int, int, bool, bool]:
     """What a chunk does to the sentencizer's state: (boundaries, state) per input state."""
-    key = (english, chunk)
-    effect = _EFFECTS.get(key)
+    effects = _EFFECTS[english]
+    effect = effects.get(chunk)
     if effect is None:
         result: list[tuple[int, bool]] = []
         for seen in (False, True):
@@ -664,9 +664,9 @@ def _chunk_effect(tok: RuleTokenizer, english: bool, chunk: str) -> tuple[int, i
                     seen = False
             result.append((found, seen))
         effect = (result[0][0], result[1][0], result[0][1], result[1][1])
-        if len(_EFFECTS) >= 500_000:
-            _EFFECTS.clear()
-        _EFFECTS[key] = effect
+        if len(effects) >= 500_000:
+            effects.clear()
+        effects[chunk] = effect
     return effect
 
 
@@ -686,10 +686,11 @@ def count_sentences(text: str, language: str = "en") -> int:
         return max(1, len(sentence_ends(text, language)))
     tok = get_tokenizer(language)
     english = tok is _TOKENIZERS.get(True)
+    effects = _EFFECTS[english]
     count = 1
     seen = False
     for chunk in chunks:
-        effect = _EFFECTS.get((english, chunk)) or _chunk_effect(tok, english, chunk)
+        effect = effects.get(chunk) or _chunk_effect(tok, english, chunk)
         if seen:
             count += effect[1]
             seen = effect[3]

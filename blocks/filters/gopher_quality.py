@@ -12,20 +12,25 @@ from blocks.text import PUNCTUATION_SET, words
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
-# word -> 0 (only symbols), 1 (has a non-symbol character), 3 (has a letter as well)
-_WORD_KIND: dict[str, int] = {}
 
+class _WordKinds(dict[str, int]):
+    """word -> 0 (symbols only), 1 (has a non-symbol character), 3 (has a letter too).
 
-def _word_kind(word: str) -> int:
-    kind = _WORD_KIND.get(word)
-    if kind is None:
+    A dict with ``__missing__`` so that ``map(kinds.__getitem__, words)`` stays in C for
+    the words already seen, which are nearly all of them.
+    """
+
+    def __missing__(self, word: str) -> int:
         kind = 0
         if any(ch not in PUNCTUATION_SET for ch in word):
             kind = 3 if any(ch.isalpha() for ch in word) else 1
-        if len(_WORD_KIND) >= 1_000_000:
-            _WORD_KIND.clear()
-        _WORD_KIND[word] = kind
-    return kind
+        if len(self) >= 1_000_000:
+            self.clear()
+        self[word] = kind
+        return kind
+
+
+_WORD_KIND = _WordKinds()
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -80,7 +85,7 @@ class GopherQualityFilter(BaseFilter):
         text = doc.text
         doc_words = words(doc, self.language)
         n_words = len(doc_words)
-        kinds = list(map(_word_kind, doc_words))
+        kinds = list(map(_WORD_KIND.__getitem__, doc_words))
         n_kept = n_words - kinds.count(0)
 
         if self.min_doc_words and n_kept < self.min_doc_words:
