@@ -72,7 +72,11 @@ class ParquetReader(BaseDiskReader):
         return (pa.ArrowException,)
 
     def can_split(self, filepath: str) -> bool:
-        return True
+        """Files with more than one row group (reads only the footer)."""
+        import pyarrow.parquet as pq
+
+        with self.data_folder.open(filepath, "rb", compression=None) as fh:
+            return bool(pq.ParquetFile(fh).metadata.num_row_groups > 1)
 
     def read_file(self, filepath: str) -> Iterator[Document]:
         yield from self._read(filepath, None)

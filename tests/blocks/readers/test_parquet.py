@@ -113,3 +113,9 @@ def test_any_byte_split_reads_every_row_group_exactly_once(
     ]
     split = [d.id for d in read_all(ParquetReader(str(real_parquet)), files=pieces)]
     assert split == whole
+
+
+def test_can_split_needs_several_row_groups(real_parquet: Path, tmp_path: Path) -> None:
+    assert ParquetReader(str(real_parquet)).can_split("real.parquet")
+    pq.write_table(pa.table({"text": ["a", "b"]}), tmp_path / "one.parquet")
+    assert not ParquetReader(str(tmp_path)).can_split("one.parquet")
