@@ -100,6 +100,10 @@ def open_store(
     path = state_dir_for(logging_dir, None)
     if not (path / "appendonly.aof").exists():
         raise click.UsageError(f"no shardyard state in {logging_dir} (no `shardyard run` there)")
+    live = EmbeddedRedis.running_url(path)
+    if live is not None:  # a `shardyard run` is using it right now
+        yield StateStore.from_url(live), live
+        return
     with EmbeddedRedis(path) as server:
         yield StateStore.from_url(server.url), server.url
 

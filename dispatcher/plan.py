@@ -10,8 +10,10 @@ Two strategies, chosen per stage in the spec (``sharding:``):
 ``by_size``
     Files are packed, in listing order, into shards of about ``target_shard_bytes``. A file
     larger than the target is cut into byte ranges when its reader can read ranges (plain
-    JSONL at any offset, since a line belongs to the range its first byte falls in; WARC.gz
-    at gzip member offsets). The number of tasks follows from the data; ``tasks`` is ignored.
+    JSONL: a line belongs to the range its first byte falls in; WARC.gz: a record belongs
+    to the range its gzip member starts in). The cuts are even byte offsets, found without
+    reading the file (see :func:`reader_splitter`). The number of tasks follows from the
+    data; ``tasks`` is ignored.
 
 Either way the listing happens once, here, and each rank's assignment travels in its
 ShardTask as ``files`` so workers never list the input again. A stage without a disk reader
@@ -111,15 +113,22 @@ def _warc_offsets_helper() -> Callable[..., Sequence[int]] | None:
     return helper if callable(helper) else None
 
 
-def reader_splitter(reader: BaseDiskReader) -> Splitter:
-    """How to cut a big file of this reader: gzip members for WARC.gz, else even byte ranges."""
+def reader_splitter(reader: BaseDiskReader, *, exact_member_offsets: bool = False) -> Splitter:
+    """How to cut a big file of this reader into byte ranges.
+
+    Even ranges by default: readers that split (JSONL lines, WARC.gz gzip members) take
+    the records that *start* in a range and resynchronize at its start, so no scan of the
+    file is needed at planning time. That matters at crawl scale: every 1 GB WARC.gz is
+    above the default target, and finding its member offsets means inflating it. With
+    ``exact_member_offsets`` the planner asks the WARC reader for the offsets
+    (``gzip_member_offsets``) and cuts exactly on them.
+    """
 
     def split(path: str, size: int, target: int) -> list[tuple[int, int]]:
-        if path.lower().endswith((".warc.gz", ".arc.gz", ".wet.gz")):
+        if exact_member_offsets and path.lower().endswith(".gz"):
             helper = _warc_offsets_helper()
-            if helper is None:
-                return [(0, size)]
-            return group_offsets(list(helper(reader.data_folder, path)), size, target)
+            if helper is not None:
+                return group_offsets(list(helper(reader.data_folder, path)), size, target)
         return even_ranges(size, target)
 
     return split
@@ -179,6 +188,7 @@ def plan_reader(
     tasks: int,
     sharding: str = "round_robin",
     target_shard_bytes: int = 256 * 1024 * 1024,
+    exact_member_offsets: bool = False,
 ) -> StagePlan:
     """Plan a stage given its (already built) first disk reader, or None for no reader."""
     if reader is None:
@@ -193,7 +203,7 @@ def plan_reader(
             files,
             target_shard_bytes,
             can_split=(lambda p: splittable and reader.can_split(p)),
-            splitter=reader_splitter(reader),
+            splitter=reader_splitter(reader, exact_member_offsets=exact_member_offsets),
         )
     else:
         raise ValueError(f"unknown sharding {sharding!r}")
@@ -225,12 +235,14 @@ def plan_steps(
     tasks: int = 1,
     sharding: str = "round_robin",
     target_shard_bytes: int = 256 * 1024 * 1024,
+    exact_member_offsets: bool = False,
 ) -> StagePlan:
-    """Plan a pipeline built in Python (the local executor's path)."""
+    """Plan a pipeline built in Python (steps already built)."""
     return plan_reader(
         first_disk_reader(steps),
         stage=stage,
         tasks=tasks,
         sharding=sharding,
         target_shard_bytes=target_shard_bytes,
+        exact_member_offsets=exact_member_offsets,
     )

@@ -12,7 +12,8 @@ goes last, which does not fit a server shared with worker processes.
   worker's URL check do not take, and a password keeps other local users out.
 - On Linux the server gets ``PR_SET_PDEATHSIG``: if the process that started it dies
   (even by SIGKILL) the server receives SIGTERM and shuts down cleanly.
-- A lock file refuses a second live embedded server on the same ``data_dir``.
+- A lock file refuses a second live embedded server on the same ``data_dir``; while one
+  runs, its URL is in ``data_dir/url`` (mode 600) so other commands can reach it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from types import TracebackType
 from typing import IO, Any
 
 from blocks.errors import ShardyardError
+
+URL_FILE = "url"
 
 
 class EmbeddedRedisError(ShardyardError):
@@ -143,7 +146,7 @@ class EmbeddedRedis:
         )
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
+            if self.proc is not None and self.proc.poll() is not None:
                 code = self.proc.returncode
                 self.proc = None
                 self._unlock()
@@ -152,6 +155,7 @@ class EmbeddedRedis:
                 )
             try:
                 if self.client(socket_connect_timeout=0.5).ping():
+                    self._write_url()
                     return self
             except Exception:
                 if time.monotonic() > deadline:
@@ -160,6 +164,27 @@ class EmbeddedRedis:
                         f"embedded redis-server did not answer within {timeout} s"
                     ) from None
                 time.sleep(0.05)
+
+    def _write_url(self) -> None:
+        # so `shardyard status --logging-dir D` can reach a server another process runs
+        fd = os.open(self.data_dir / URL_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.url)
+
+    @staticmethod
+    def running_url(data_dir: str | os.PathLike[str]) -> str | None:
+        """The URL of the live embedded server of ``data_dir`` (another process's), if any."""
+        folder = Path(data_dir)
+        url_file = folder / URL_FILE
+        if not (folder / "lock").exists() or not url_file.exists():
+            return None
+        with (folder / "lock").open("a") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return url_file.read_text().strip() or None  # held: the server is up
+            fcntl.flock(probe, fcntl.LOCK_UN)
+        return None
 
     def log_tail(self, chars: int = 1500) -> str:
         log = self.data_dir / "redis.log"
@@ -175,6 +200,8 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / URL_FILE).unlink()
         self._unlock()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)

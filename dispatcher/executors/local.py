@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from blocks import registry
+from blocks.errors import SpecError
 from blocks.metrics import PipelineStats
 from blocks.spec import PipelineSpec
 from dispatcher.errors import ShardFailedError
@@ -52,7 +53,12 @@ def register_local_functions(pipeline: Sequence[Any]) -> list[str]:
         if registry.function_name(fn) is None:
             # the qualname in the name lets a re-run in this process replace the function
             name = f"__local__.{path}:{getattr(fn, '__qualname__', type(fn).__name__)}"
-            registry.register_function(name)(fn)
+            try:
+                registry.register_function(name)(fn)
+            except AttributeError:  # builtins take no attributes
+                raise SpecError(
+                    f"cannot name {fn!r} for the workers: wrap it in a def", path=path
+                ) from None
             names.append(name)
     return names
 
