@@ -11,7 +11,9 @@ started by :class:`dispatcher.executors.embedded.EmbeddedRedis`, unless ``--redi
    up before the first message is sent. Everything between the first send and the last
    completion is dispatch: decode, spec load, claim, lease, blocks, complete, stats, logs,
    and the final stage merge. Reported as wall time per shard and worker-time per shard
-   (wall x workers / shards). Goal: <= 5 ms per shard.
+   (wall x workers / shards), and as worker CPU per shard (user + system time of the
+   worker processes, which a loaded machine inflates much less than wall time).
+   Goal: <= 5 ms per shard.
 2. **enqueue**: ``submit_run`` of a stage with ``--enqueue`` ranks through the batched
    :class:`CelerySender` (no workers). Goal: <= 20 s for 100,000. For comparison, the same
    number of messages sent one ``send_task`` at a time is extrapolated from a sample.
@@ -103,6 +105,23 @@ def wait_ready(url: str, count: int, timeout: float = 180.0) -> None:
     raise RuntimeError(f"{count} workers did not come up within {timeout} s")
 
 
+def cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU of the worker processes so far (their children included): the
+    cost of a shard regardless of how loaded the machine is."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            p = psutil.Process(proc.pid)
+            for q in [p, *p.children(recursive=True)]:
+                times = q.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -133,9 +152,11 @@ def measure_overhead(url: str | None, shards: int, workers: int) -> dict[str, An
                 options={"logging_dir": str(Path(tmp) / "logs")},
             )
             enqueued = time.perf_counter() - start
+            cpu_start = cpu_seconds(procs)
             while not store.status("overhead")["complete"]:
                 time.sleep(0.05)
             wall = time.perf_counter() - start
+            cpu = cpu_seconds(procs) - cpu_start
             after = used_memory(redis_url)
         finally:
             stop(procs)
@@ -147,6 +168,7 @@ def measure_overhead(url: str | None, shards: int, workers: int) -> dict[str, An
         "wall_s": round(wall, 3),
         "wall_ms_per_shard": round(wall / shards * 1000, 3),
         "worker_ms_per_shard": round(wall * workers / shards * 1000, 3),
+        "worker_cpu_ms_per_shard": round(cpu / shards * 1000, 3),
         "merged_shards": merged["shards"],
         "redis_bytes_before": before,
         "redis_bytes_after": after,
@@ -163,9 +185,10 @@ def measure_enqueue(url: str | None, shards: int, sample: int) -> dict[str, Any]
     with redis(url) as redis_url:
         store = StateStore.from_url(redis_url)
         sender = make_sender(redis_url)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = submit_run(store, empty_spec("enqueue", shards), send=sender)
         batched = time.perf_counter() - start
+        batched_cpu = time.process_time() - cpu_start
         import redis as redis_lib
 
         queued = int(redis_lib.Redis.from_url(redis_url).llen("shardyard"))
@@ -182,6 +205,7 @@ def measure_enqueue(url: str | None, shards: int, sample: int) -> dict[str, Any]
         "queued_in_redis": queued,
         "batched_s": round(batched, 3),
         "batched_us_per_shard": round(batched / shards * 1e6, 1),
+        "batched_cpu_s": round(batched_cpu, 3),
         "send_task_us_per_shard": round(single * 1e6, 1),
         "send_task_extrapolated_s": round(single * shards, 1),
     }
