@@ -133,12 +133,25 @@ class _Heartbeat(threading.Thread):
         self.join(timeout=5)
 
 
+_SPECS: dict[str, PipelineSpec] = {}
+_SPECS_MAX = 32
+
+
 def load_stage(
     record: RunRecord, task: ShardTask
 ) -> tuple[PipelineSpec, StageSpec, dict[str, Any]]:
     """The run's validated spec, the task's stage and the run options (SpecError if bad:
-    unknown block or parameter, missing extra, no such stage)."""
-    spec = PipelineSpec.from_dict(record.spec)
+    unknown block or parameter, missing extra, no such stage).
+
+    Validated specs are cached by their hash (a hash of the canonical spec JSON, so the
+    same hash is the same spec): a worker running thousands of small shards of one run
+    validates it once. Failures are not cached: a plugin may be fixed and reloaded."""
+    spec = _SPECS.get(record.spec_hash)
+    if spec is None:
+        spec = PipelineSpec.from_dict(record.spec)
+        if len(_SPECS) >= _SPECS_MAX:
+            _SPECS.pop(next(iter(_SPECS)))
+        _SPECS[record.spec_hash] = spec
     return spec, spec.stage(task.stage), record.options
 
 
