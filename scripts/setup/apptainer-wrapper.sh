@@ -12,8 +12,9 @@
 #   the current directory,
 #   every dir in APPTAINER_WRAPPER_BINDS (colon-separated),
 #   the source side of -B/--bind/--mount src:dst args and of APPTAINER_BIND /
-#   SINGULARITY_BIND, and every existing path given as an argument (its
-#   directory, for a file) — so `apptainer exec /any/x.sif ...` just works.
+#   SINGULARITY_BIND, and every path given as an argument (its directory, for
+#   a file; its nearest existing parent, for an output still to be created) —
+#   so `apptainer exec /any/x.sif ...` and `apptainer build /any/new.sif` work.
 # These make host paths visible to apptainer itself. What the *container* sees
 # is apptainer's business as usual: $HOME, the cwd, /tmp, /var/tmp by default,
 # anything else with -B/--bind (whose source this wrapper then also binds).
@@ -31,14 +32,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 binds=()
-add_bind() {  # add_bind PATH: bind PATH (a dir, or a file's dir) if it exists
+add_bind() {  # add_bind PATH: bind PATH (a dir, or a file's dir, or for a
+              # path still to be created, its nearest existing parent)
   local p="$1"
   [ -n "$p" ] || return 0
   case "$p" in /*) ;; *) return 0 ;; esac
-  [ -e "$p" ] || return 0
+  while [ ! -e "$p" ]; do p="$(dirname "$p")"; done
   [ -d "$p" ] || p="$(dirname "$p")"
   p="$(realpath -e "$p" 2>/dev/null)" || return 0
-  [ "$p" = / ] && return 0
+  # Never over the tree's own system dirs (an argument like /bin/sh or
+  # /usr/bin/python names a path inside the container), nor the tree itself.
+  case "$p" in
+    /|"$TREE"|"$TREE"/*) return 0 ;;
+    /usr|/usr/*|/bin|/bin/*|/sbin|/sbin/*|/lib|/lib/*|/lib32*|/lib64*|/libx32*) return 0 ;;
+    /etc|/etc/*|/boot|/boot/*|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*|/run|/run/*) return 0 ;;
+    /opt|/var|/var/lib|/var/lib/apptainer|/var/lib/apptainer/*|/var/cache|/var/log) return 0 ;;
+  esac
   binds+=("$p")
 }
 add_bind_spec() {  # "src[:dst[:opts]]" (comma-separated list)

@@ -2,10 +2,13 @@
 # Apptainer on bookworm: build a Debian sid userland tree holding apptainer 1.4
 # at /opt/apptainer-tree (once), install the /usr/local/bin/apptainer wrapper
 # (scripts/setup/apptainer-wrapper.sh: private mount namespace + pivot_root into
-# the tree), then build the project SIF from the local Docker image and exec in it.
-#   SIF: /var/lib/shardyard/sif/shardyard.sif from docker-daemon://shardyard:latest,
+# the tree), then build the project SIF from the local Docker image (with
+# docker2sif.sh, a fast docker-export -> squashfs path) and exec in it.
+#   SIF: /var/lib/shardyard/sif/shardyard.sif from the image shardyard:latest,
 #   rebuilt when the image ID changes (recorded beside it in shardyard.sif.image-id).
 # Idempotent: the tree, the wrapper and an up-to-date SIF are kept.
+# --tree-only: stop after the tree and the wrapper (all.sh runs that part in
+# the background while Docker images build, then runs the rest).
 set -euo pipefail
 SETUP_STEP=apptainer
 # shellcheck source=lib.sh
@@ -67,6 +70,9 @@ version="$(apptainer --version)" || die "'apptainer --version' failed through th
 log "$version"
 
 # --- SIF from the local Docker image ----------------------------------------
+if [ "${1:-}" = --tree-only ]; then
+  exit 0
+fi
 if [ "${SHARDYARD_SETUP_SKIP_CHECKS:-0}" = 1 ]; then
   log "skipping the SIF build (SHARDYARD_SETUP_SKIP_CHECKS=1)"
   exit 0
@@ -81,14 +87,16 @@ image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
 if [ -s "$SIF" ] && [ "$(cat "$SIF.image-id" 2>/dev/null)" = "$image_id" ]; then
   log "$SIF up to date with $IMAGE"
 else
-  log "building $SIF from docker-daemon://$IMAGE (log: $SETUP_LOG_DIR/sif-build.log)"
+  log "building $SIF from $IMAGE with docker2sif.sh (log: $SETUP_LOG_DIR/sif-build.log)"
   start=$(date +%s)
   rm -f "$SIF.image-id"
-  if ! apptainer build --force --mksquashfs-args "-comp zstd -Xcompression-level 3" \
-        "$SIF.tmp" "docker-daemon://$IMAGE" >"$SETUP_LOG_DIR/sif-build.log" 2>&1; then
+  if ! bash "$SETUP_DIR/docker2sif.sh" "$IMAGE" "$SIF.tmp" >"$SETUP_LOG_DIR/sif-build.log" 2>&1; then
     tail -n 30 "$SETUP_LOG_DIR/sif-build.log" >&2
     rm -f "$SIF.tmp"
-    die "apptainer build failed"
+    die "building the SIF failed"
+  fi
+  if grep -q 'fast path failed' "$SETUP_LOG_DIR/sif-build.log"; then
+    log "WARNING: docker2sif fell back to apptainer build (see $SETUP_LOG_DIR/sif-build.log)"
   fi
   mv -f "$SIF.tmp" "$SIF"
   printf '%s\n' "$image_id" >"$SIF.image-id"

@@ -27,7 +27,8 @@ else
   log "starting dockerd (log: $DOCKERD_LOG)"
   setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
   wait_for "dockerd (see $DOCKERD_LOG)" 60 docker info
-  log "dockerd ready (pid $(cat /var/run/docker.pid 2>/dev/null || echo ?))"
+  record_started dockerd "$(cat /var/run/docker.pid)"
+  log "dockerd ready (pid $(cat /var/run/docker.pid))"
 fi
 
 # --- compose v2 + buildx plugins --------------------------------------------

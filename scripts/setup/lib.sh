@@ -69,3 +69,11 @@ wait_for() {
     sleep 0.5
   done
 }
+
+# Daemons the setup scripts started, one file per daemon holding its pid, so
+# teardown.sh stops only those (and never a daemon that was already running).
+SETUP_STATE_DIR=/run/shardyard-setup
+record_started() {  # record_started NAME PID
+  mkdir -p "$SETUP_STATE_DIR"
+  printf '%s\n' "$2" >"$SETUP_STATE_DIR/$1.pid"
+}

@@ -133,6 +133,7 @@ else
   log "starting munged"
   runuser -u munge -- /usr/sbin/munged
   wait_for "munged" 20 sh -c 'munge -n </dev/null | unmunge'
+  record_started munged "$(cat "$MUNGE_PID")"
 fi
 
 # --- slurmctld / slurmd -----------------------------------------------------
@@ -146,12 +147,15 @@ else
   log "starting slurmctld (log: $LOG_DIR/slurmctld.log)"
   slurmctld -f "$CONF_DIR/slurm.conf"
   wait_for "slurmctld (see $LOG_DIR/slurmctld.log)" 30 scontrol ping
+  record_started slurmctld "$(cat /run/slurmctld.pid)"
 fi
 if pid_alive /run/slurmd.pid; then
   log "slurmd already running"
 else
   log "starting slurmd (log: $LOG_DIR/slurmd.log)"
   slurmd -f "$CONF_DIR/slurm.conf" -N "$host"
+  wait_for "slurmd pid file" 10 test -s /run/slurmd.pid
+  record_started slurmd "$(cat /run/slurmd.pid)"
 fi
 
 node_state() { sinfo -h -N -n "$host" -o '%T' 2>/dev/null | head -n1; }
