@@ -66,11 +66,12 @@ def documents_of(stats_json: str) -> int:
 
 @dataclass
 class _Rate:
-    """Documents counted so far, and when, for docs/s and the ETA."""
+    """Documents of shards completed while watching, and since when work was seen, for
+    docs/s. Shards done before the watch began (a resumed run) are not counted."""
 
-    started: float
+    started: float | None = None
     docs: int = 0
-    done_at_start: int | None = None
+    baseline: bool = False
     seen: dict[str, set[int]] = field(default_factory=dict)
 
 
@@ -92,7 +93,7 @@ class RunWatcher:
         self.enabled = enabled
         self.docs_every = docs_every
         self.clock = clock
-        self.rate = _Rate(started=clock())
+        self.rate = _Rate()
         self._docs_checked = -1e9
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
@@ -101,7 +102,11 @@ class RunWatcher:
     # -- numbers ------------------------------------------------------------------
     def _count_documents(self, status: dict[str, Any]) -> None:
         now = self.clock()
-        if now - self._docs_checked < self.docs_every:
+        if self.rate.started is None and any(
+            s["running"] or (self.rate.baseline and s["done"]) for s in status["stages"]
+        ):
+            self.rate.started = now  # the clock starts with the first shard seen running
+        if now - self._docs_checked < self.docs_every and self.rate.baseline:
             return
         self._docs_checked = now
         for stage in status["stages"]:
@@ -111,9 +116,13 @@ class RunWatcher:
             for rank, raw in self.store.stats(self.run_id, stage["name"]).items():
                 if rank not in seen:
                     seen.add(rank)
-                    self.rate.docs += documents_of(raw)
+                    if self.rate.baseline:
+                        self.rate.docs += documents_of(raw)
+        self.rate.baseline = True
 
     def docs_per_second(self) -> float:
+        if self.rate.started is None:
+            return 0.0
         elapsed = self.clock() - self.rate.started
         return self.rate.docs / elapsed if elapsed > 0 else 0.0
 

@@ -39,18 +39,23 @@ def _complete(store: StateStore, rank: int, docs: int) -> None:
 
 
 def test_watcher_draws_stages_and_counts_documents(store: StateStore) -> None:
-    _complete(store, 0, 120)
-    _complete(store, 1, 80)
+    _complete(store, 0, 500)  # done before the watch began: not part of the rate
     stream = io.StringIO()
     now = [100.0]
     watcher = RunWatcher(store, "p", stream=stream, clock=lambda: now[0], docs_every=0)
+    watcher.poll()
+    assert watcher.rate.docs == 0 and watcher.docs_per_second() == 0.0
+    running = store.claim("p", "a", 1, "w", 30)
+    watcher.poll()  # a shard is running: the clock starts
     now[0] = 110.0
+    store.complete("p", "a", 1, running.token, _stats(120))
+    _complete(store, 2, 80)
     status = watcher.poll()
     watcher.close()
-    assert status["stages"][0]["done"] == 2
+    assert status["stages"][0]["done"] == 3
     assert watcher.rate.docs == 200 and watcher.docs_per_second() == pytest.approx(20.0)
     text = stream.getvalue()
-    assert "a" in text and "2/4" in text and "20 docs/s" in text
+    assert "a" in text and "3/4" in text and "20 docs/s" in text
 
 
 def test_documents_of_reads_the_first_block() -> None:
