@@ -239,3 +239,56 @@ def test_batched_envelopes_match_send_task(redis_server: RedisServer) -> None:
     ]
     assert ranks == [0, 1, 2]
     assert len({e["headers"]["id"] for e in entries}) == 3
+
+
+@pytest.mark.slow
+def test_a_dependent_run_is_started_by_the_worker_that_completes_its_dependency(
+    redis_server: RedisServer, tmp_path: Path, real_docs: list[dict[str, Any]]
+) -> None:
+    write_inputs(tmp_path / "in", real_docs[:80], files=2)
+
+    def spec(name: str, src: str, dst: str, depends: list[str]) -> Path:
+        path = tmp_path / f"{name}.yaml"
+        data: dict[str, Any] = {
+            "name": name,
+            "stages": [
+                {
+                    "name": "copy",
+                    "tasks": 2,
+                    "pipeline": [
+                        {"JsonlReader": {"data_folder": str(tmp_path / src)}},
+                        {"JsonlWriter": {"output_folder": str(tmp_path / dst)}},
+                    ],
+                }
+            ],
+        }
+        if depends:
+            data["depends"] = depends
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SHARDYARD_REDIS_URL": redis_server.url}
+
+    def submit(path: Path) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "dispatcher.cli", "submit", str(path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "enqueued" in submit(spec("upstream", "in", "a", []))
+    assert "waiting for upstream" in submit(spec("downstream", "a", "b", ["upstream"]))
+    store = StateStore.from_url(redis_server.url)
+    assert store.stage_plan("downstream", "copy") is None
+    worker = start_worker(redis_server.url, *FAST, log_path=tmp_path / "w.log")
+    try:
+        wait_for(lambda: bool(store.status("downstream")["complete"]), 180, "the dependent run")
+    finally:
+        stop(worker)
+    ids = sorted(d["id"] for d in real_docs[:80])
+    assert sorted(d["id"] for d in read_outputs(tmp_path / "b")) == ids
