@@ -10,6 +10,9 @@ batch to it without losing data silently:
 - values are cast with ``safe=True``: an int column never silently truncates a float;
 - a batch that cannot be cast raises; the caller retries record by record.
 
+:func:`parse_schema` reads a schema written as ``{column: "arrow type"}`` (the text
+pyarrow prints, e.g. ``"struct<url: string, score: double>"``), so a spec can fix it.
+
 pyarrow is imported inside the functions so that importing this module stays light.
 """
 
@@ -170,3 +173,65 @@ def conform(table: Any, schema: Any) -> tuple[Any, Counter[str]]:
             if _present(column):
                 dropped[name] += _present(column)
     return pa.Table.from_arrays(columns, schema=schema), dropped
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split at ``sep`` outside ``<...>`` and ``[...]``."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "<[":
+            depth += 1
+        elif ch in ">]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def parse_type(text: str) -> Any:
+    """An Arrow type from its text: ``string``, ``int64``, ``list<string>``,
+    ``struct<a: int64, b: list<item: double>>``, ``map<string, int64>``,
+    ``timestamp[ms]``, ``timestamp[us, tz=UTC]``... (what ``str(pyarrow type)`` prints)."""
+    import pyarrow as pa
+
+    text = text.strip()
+    if text.endswith(">") and "<" in text:
+        head, inner = text[:-1].split("<", 1)
+        head = head.strip()
+        if head in ("list", "large_list"):
+            item = _split_top(inner, ":")[-1]  # "item: T" or "T"
+            value = parse_type(item)
+            return pa.list_(value) if head == "list" else pa.large_list(value)
+        if head == "struct":
+            fields = []
+            for part in _split_top(inner, ",") if inner.strip() else []:
+                name, _, dtype = part.partition(":")
+                if not _:
+                    raise ValueError(f"struct field {part!r} needs 'name: type'")
+                fields.append(pa.field(name.strip(), parse_type(dtype)))
+            return pa.struct(fields)
+        if head == "map":
+            key, value = _split_top(inner, ",")
+            return pa.map_(parse_type(key), parse_type(value))
+        raise ValueError(f"unknown Arrow type {text!r}")
+    if text.startswith("timestamp[") and text.endswith("]"):
+        unit, *rest = _split_top(text[len("timestamp[") : -1], ",")
+        tz = rest[0].partition("=")[2].strip() if rest else None
+        return pa.timestamp(unit.strip(), tz=tz or None)
+    try:
+        return pa.type_for_alias(text)
+    except ValueError:
+        raise ValueError(f"unknown Arrow type {text!r}") from None
+
+
+def parse_schema(columns: Any) -> Any:
+    """``{column: "arrow type"}`` -> ``pyarrow.Schema``; a Schema is returned as is."""
+    import pyarrow as pa
+
+    if isinstance(columns, pa.Schema):
+        return columns
+    if not isinstance(columns, dict) or not columns:
+        raise ValueError("schema must be a pyarrow.Schema or a non-empty {column: type} mapping")
+    return pa.schema([pa.field(str(name), parse_type(str(t))) for name, t in columns.items()])

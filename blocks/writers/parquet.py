@@ -27,9 +27,11 @@ class ParquetWriter(DiskWriter):
     ``compression`` is the Parquet codec inside the file: ``snappy`` (default), ``zstd``,
     ``gzip``, ``brotli``, ``lz4`` or ``none``/``None``; it adds no suffix to the name.
 
-    The schema is ``schema`` (a ``pyarrow.Schema``, usable from Python only) or is inferred
-    from the writer's first batch and then kept for all its files, so the files of a shard
-    load together. Later batches are fitted to it: a missing field is null, a field the
+    The schema is ``schema`` — ``{column: "arrow type"}`` as pyarrow prints types, e.g.
+    ``{text: string, id: string, metadata: "struct<url: string, score: double>"}`` (or a
+    ``pyarrow.Schema`` from Python, which cannot go into a spec) — or it is inferred from
+    the writer's first batch and then kept for all its files, so a shard's files load
+    together. Later batches are fitted to it: a missing field is null, a field the
     schema lacks is dropped and counted under ``schema_dropped_<path>`` (values dropped),
     and a record whose values cannot be cast losslessly is skipped under
     ``error_schema_mismatch``. Pass ``schema`` when metadata keys vary across documents.
@@ -75,7 +77,11 @@ class ParquetWriter(DiskWriter):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
-        self.schema = schema
+        self.schema = None
+        if schema is not None:
+            from blocks.writers.arrow_schema import parse_schema
+
+            self.schema = parse_schema(schema)
 
     def open_file(self, temp_relpath: str) -> _ParquetFile:
         return _ParquetFile(fh=self.output_folder.open(temp_relpath, "wb", compression=None))

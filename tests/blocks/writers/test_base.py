@@ -336,3 +336,18 @@ def test_context_manager_commits_or_aborts(tmp_path: Path) -> None:
         writer.write_document(Document("a", "1"))
         raise KeyError("boom")
     assert files_under(tmp_path / "bad") == []
+
+
+def test_reruns_write_byte_identical_files_and_levels_apply(tmp_path: Path) -> None:
+    docs = [Document("web text " * 50 + str(i), str(i)) for i in range(200)]
+    for run in ("a", "b"):
+        _write(JsonlWriter(str(tmp_path / run)), docs)
+    first = (tmp_path / "a" / "00000.jsonl.gz").read_bytes()
+    assert first == (tmp_path / "b" / "00000.jsonl.gz").read_bytes()  # no gzip timestamp
+    _write(JsonlWriter(str(tmp_path / "fast"), compression_level=1), docs)
+    fast = (tmp_path / "fast" / "00000.jsonl.gz").read_bytes()
+    assert fast != first and gzip.decompress(fast) == gzip.decompress(first)
+    for codec, suffix in (("zstd", "zst"), ("xz", "xz"), ("bz2", "bz2")):
+        _write(JsonlWriter(str(tmp_path / codec), compression=codec, compression_level=1), docs)
+        with DataFolder(str(tmp_path / codec)).open(f"00000.jsonl.{suffix}", "rt") as fh:
+            assert [json.loads(line)["id"] for line in fh] == [d.id for d in docs]

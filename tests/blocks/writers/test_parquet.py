@@ -214,3 +214,74 @@ def test_metadata_templates_write_one_file_per_value(tmp_path: Path) -> None:
     )
     assert files_under(tmp_path) == ["en/00000.parquet", "fr/00000.parquet"]
     assert pq.read_table(tmp_path / "fr/00000.parquet").column("id").to_pylist() == ["0", "3", "6"]
+
+
+def test_schema_from_a_spec_keeps_fields_the_first_batch_lacked(tmp_path: Path) -> None:
+    from blocks.spec import PipelineSpec, build_pipeline
+
+    spec = PipelineSpec.from_dict(
+        {
+            "name": "s",
+            "stages": [
+                {
+                    "name": "m",
+                    "pipeline": [
+                        {"Documents": {"documents": []}},
+                        {
+                            "ParquetWriter": {
+                                "output_folder": str(tmp_path),
+                                "batch_size": 2,
+                                "schema": {
+                                    "text": "string",
+                                    "id": "string",
+                                    "metadata": "struct<source: string, url: string, tags: list<string>>",
+                                },
+                            }
+                        },
+                    ],
+                }
+            ],
+        }
+    )
+    (_, writer) = build_pipeline(spec.stages[0])
+    assert isinstance(writer, ParquetWriter)
+    docs = [
+        Document("a", "1", {"source": "lee"}),
+        Document("b", "2", {"source": "lee"}),
+        Document(
+            "c", "3", {"source": "enwiki", "url": "https://en.wikipedia.org/wiki/C", "tags": ["x"]}
+        ),
+    ]
+    _write(writer, docs)
+    rows = _rows(tmp_path / "00000.parquet")
+    assert rows[2]["metadata"] == {
+        "source": "enwiki",
+        "url": "https://en.wikipedia.org/wiki/C",
+        "tags": ["x"],
+    }
+    assert not any(k.startswith("schema_dropped") for k in writer.stats.stats)
+    with pytest.raises(ValueError, match="unknown Arrow type 'strng'"):
+        ParquetWriter(str(tmp_path), schema={"text": "strng"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "string",
+        "large_string",
+        "int64",
+        "double",
+        "bool",
+        "list<item: string>",
+        "large_list<item: double>",
+        "struct<a: int64, b: list<item: struct<c: string>>>",
+        "map<string, int64>",
+        "timestamp[ms]",
+        "timestamp[us, tz=UTC]",
+        "date32[day]",
+    ],
+)
+def test_arrow_type_text_round_trips(text: str) -> None:
+    from blocks.writers.arrow_schema import parse_type
+
+    assert str(parse_type(text)) == text
