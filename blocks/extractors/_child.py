@@ -1,10 +1,10 @@
 """The child side of the extractor sandbox: ``python -m blocks.extractors._child``.
 
 Started by :class:`blocks.extractors.sandbox.ExtractorSandbox`; reads frames on stdin and
-writes frames on stdout (see that module for the protocol). It rebuilds the extractor
-block from its class and JSON parameters, warms it up, then extracts one document at a
-time until its stdin closes. Anything the extractor prints goes to stderr so that it can
-never corrupt the protocol.
+writes frames on stdout (see :mod:`blocks.extractors.protocol`). It rebuilds the
+extractor block from its class and JSON parameters, warms it up, then extracts one
+document at a time until its stdin closes. Anything the extractor prints goes to stderr
+so that it can never corrupt the protocol.
 """
 
 from __future__ import annotations
@@ -18,41 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from blocks.extractors.sandbox import (
-    EXIT_MEMORY,
-    HEADER,
-    TIMES,
-    decode_text,
-    encode_frame,
-    encode_text,
-)
-
-
-def _read_exact(fd: int, size: int) -> bytes | None:
-    chunks: list[bytes] = []
-    left = size
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _read_frame(fd: int) -> tuple[int, bytes] | None:
-    header = _read_exact(fd, HEADER.size)
-    if header is None:
-        return None
-    kind, length = HEADER.unpack(header)
-    payload = _read_exact(fd, length) if length else b""
-    return None if payload is None else (kind, payload)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+from blocks.extractors import protocol as wire
 
 
 def _harden(memory_limit_mb: int | None) -> None:
@@ -97,13 +63,40 @@ def _build(spec: dict[str, Any]) -> Any:
     return extractor
 
 
+def _serve(extractor: Any, fd_in: int, fd_out: int) -> int:
+    while True:
+        frame = wire.read_frame(fd_in)
+        if frame is None:
+            return 0
+        kind, payload = frame
+        if kind != wire.DOC:
+            return 1
+        start = time.monotonic()
+        try:
+            result = extractor.extract(wire.decode_text(payload))
+            if result is not None and not isinstance(result, str):
+                raise TypeError(f"extract() returned {type(result).__name__}, not str")
+        except MemoryError:
+            os._exit(wire.EXIT_MEMORY)  # state after a failed allocation is not trustworthy
+        except Exception as err:
+            times = wire.TIMES.pack(start, time.monotonic())
+            error = json.dumps({"error": f"{type(err).__name__}: {err}"}).encode()
+            wire.write_all(fd_out, wire.encode_frame(wire.ERROR, times + error))
+            continue
+        times = wire.TIMES.pack(start, time.monotonic())
+        if result:
+            wire.write_all(fd_out, wire.encode_frame(wire.RESULT, times + wire.encode_text(result)))
+        else:
+            wire.write_all(fd_out, wire.encode_frame(wire.EMPTY, times))
+
+
 def main() -> int:
-    proto_in, proto_out = os.dup(0), os.dup(1)
+    fd_in, fd_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    os.dup2(2, 1)
-    frame = _read_frame(proto_in)
-    if frame is None or frame[0] != ord("I"):
+    os.dup2(2, 1)  # stray prints go to stderr, never into the protocol
+    frame = wire.read_frame(fd_in)
+    if frame is None or frame[0] != wire.INIT:
         return 1
     try:
         spec = json.loads(frame[1])
@@ -111,33 +104,12 @@ def main() -> int:
         extractor = _build(spec)
     except BaseException as err:
         message = "".join(traceback.format_exception_only(type(err), err)).strip()
-        _write_all(proto_out, encode_frame(b"F", json.dumps({"error": message}).encode()))
+        wire.write_all(
+            fd_out, wire.encode_frame(wire.FAILED, json.dumps({"error": message}).encode())
+        )
         return 1
-    _write_all(proto_out, encode_frame(b"K"))
-    while True:
-        frame = _read_frame(proto_in)
-        if frame is None:
-            return 0
-        kind, payload = frame
-        if kind != ord("D"):
-            return 1
-        start = time.monotonic()
-        try:
-            result = extractor.extract(decode_text(payload))
-            if result is not None and not isinstance(result, str):
-                raise TypeError(f"extract() returned {type(result).__name__}, not str")
-        except MemoryError:
-            os._exit(EXIT_MEMORY)  # state after a failed allocation is not trustworthy
-        except Exception as err:
-            times = TIMES.pack(start, time.monotonic())
-            error = json.dumps({"error": f"{type(err).__name__}: {err}"}).encode()
-            _write_all(proto_out, encode_frame(b"E", times + error))
-            continue
-        times = TIMES.pack(start, time.monotonic())
-        if result:
-            _write_all(proto_out, encode_frame(b"R", times + encode_text(result)))
-        else:
-            _write_all(proto_out, encode_frame(b"N", times))
+    wire.write_all(fd_out, wire.encode_frame(wire.READY))
+    return _serve(extractor, fd_in, fd_out)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,9 @@ class SandboxedExtractor(BaseExtractor):
     ``timeout``: seconds one document may take (DataTrove's default is 1 s).
     ``sandbox``: False runs ``extract`` in this process (no timeout, no crash isolation);
     meant for debugging and for extractors proven safe.
-    ``memory_limit_mb``: address-space limit of the child; a document that needs more
-    costs that document (``broken_process``) instead of the worker.
+    ``memory_limit_mb``: address-space limit (RLIMIT_AS) of the child; a document that
+    needs more costs that document (``broken_process``) instead of the worker. A warm
+    Trafilatura child uses about 100 MiB, a Resiliparse one about 35 MiB.
     ``startup_timeout``: seconds the child may take to import and warm up.
 
     The child rebuilds the block from ``spec_params``, so the parameters must be JSON

@@ -28,7 +28,7 @@ def test_html_to_counted_english_text_from_a_spec(
     tokenizer = str(ensure_sources(keys=("anthropic",)) / "tokenizers" / "anthropic.json")
     pages = [Document(html, name) for name, html in real_pages[::5]]
     blocks = [
-        Resiliparse(timeout=5.0),
+        Resiliparse(timeout=30.0),
         LanguageFilter(languages=["en", "de"], language_threshold=0.5),
         TokensCounter(tokenizer),
         JsonlWriter(str(tmp_path / "out"), compression=None),

@@ -23,7 +23,7 @@ def bare(html: str, *, deduplicate: bool) -> str:
 @pytest.mark.slow  # a trafilatura child takes ~1 s to import
 def test_matches_bare_trafilatura_on_real_pages(real_pages: list[tuple[str, str]]) -> None:
     pages = real_pages[::12][:12]
-    block = Trafilatura(deduplicate=False)
+    block = Trafilatura(deduplicate=False, timeout=60)  # no timeouts on a loaded machine
     out = {d.id: d.text for d in block.run([Document(html, name) for name, html in pages])}
     expected = {name: bare(html, deduplicate=False) for name, html in pages}
     assert out == {name: text for name, text in expected.items() if text}
@@ -38,11 +38,11 @@ def test_matches_bare_trafilatura_on_real_pages(real_pages: list[tuple[str, str]
 def test_deduplicate_cache_lives_for_one_shard(real_pages: list[tuple[str, str]]) -> None:
     name, html = next((n, h) for n, h in real_pages if n.endswith("befifty.montauk.html"))
     copies = [Document(html, f"{name}#{i}") for i in range(4)]
-    first_shard = [d.text for d in Trafilatura().run(copies)]
+    first_shard = [d.text for d in Trafilatura(timeout=60).run(copies)]
     # trafilatura drops paragraphs it has already seen several times in this process
     assert first_shard[0] == first_shard[1] and first_shard[3] != first_shard[0]
     # a new shard gets a new child and an empty cache: same text as the first copy
-    second_shard = [d.text for d in Trafilatura().run([Document(html, "again")])]
+    second_shard = [d.text for d in Trafilatura(timeout=60).run([Document(html, "again")])]
     assert second_shard == [first_shard[0]]
     assert first_shard[0] == bare(html, deduplicate=False)
 
@@ -50,7 +50,7 @@ def test_deduplicate_cache_lives_for_one_shard(real_pages: list[tuple[str, str]]
 @pytest.mark.slow
 def test_hanging_page_times_out_and_the_shard_goes_on(real_pages: list[tuple[str, str]]) -> None:
     pages = [*real_pages[:2], ("hang", "<html><!--HANG--></html>"), *real_pages[2:4]]
-    block = _HangingTrafilatura(timeout=1.0, deduplicate=False)
+    block = _HangingTrafilatura(timeout=5.0, deduplicate=False)
     out = list(block.run([Document(html, name) for name, html in pages]))
     expected = [(n, bare(h, deduplicate=False)) for n, h in pages if n != "hang"]
     assert [(d.id, d.text) for d in out] == [(n, t) for n, t in expected if t]
