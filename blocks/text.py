@@ -165,6 +165,21 @@ _UNCASED_RANGES = (
 )
 
 
+def _ranges_class(codes: list[int]) -> str:
+    """A compact regex class body (``a-b`` runs) for sorted code points; sre scans long
+    lists of single characters one by one, but tests ranges quickly."""
+    parts: list[str] = []
+    i = 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        lo, hi = re.escape(chr(codes[i])), re.escape(chr(codes[j]))
+        parts.append(lo if i == j else f"{lo}-{hi}")
+        i = j + 1
+    return "".join(parts)
+
+
 def _class(spec: str) -> str:
     """A regex character class body from hex ranges."""
     parts = []
@@ -176,8 +191,8 @@ def _class(spec: str) -> str:
 
 
 _CASED = _chars(_ALPHA_RANGES)
-_LOWER_CLASS = "".join(re.escape(c) for c in _CASED if c.islower()) + _class(_UNCASED_RANGES)
-_UPPER_CLASS = "".join(re.escape(c) for c in _CASED if c.isupper()) + _class(_UNCASED_RANGES)
+_LOWER_CLASS = _ranges_class([ord(c) for c in _CASED if c.islower()]) + _class(_UNCASED_RANGES)
+_UPPER_CLASS = _ranges_class([ord(c) for c in _CASED if c.isupper()]) + _class(_UNCASED_RANGES)
 _is_alpha_match = re.compile(f"[{_class(_ALPHA_RANGES)}{_class(_UNCASED_RANGES)}]").match
 _is_lower_match = re.compile(f"[{_LOWER_CLASS}]").match
 _is_upper_match = re.compile(f"[{_UPPER_CLASS}]").match
@@ -256,9 +271,7 @@ def _find_suffix(s: str) -> int:
 
 
 # Where an infix can start: dots, ellipsis, symbols, arithmetic, comma, hyphens, ":<>=/".
-_ICON_CLASS = "".join(
-    re.escape(chr(c)) for c in range(0x20000) if unicodedata.category(chr(c)) == "So"
-)
+_ICON_CLASS = _ranges_class([c for c in range(0x20000) if unicodedata.category(chr(c)) == "So"])
 _INFIX_START = re.compile(f"[.\u2026+\\-*^,\u2013\u2014~:<>=/{_ICON_CLASS}]")
 
 
