@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
-from blocks.writers.base import DiskWriter, WriterAdapter
+from blocks.writers.base import DiskWriter, WriterAdapter, _Output
 
 ParquetCompression = Literal["snappy", "gzip", "zstd", "brotli", "lz4", "none"]
 
@@ -15,6 +15,7 @@ class _ParquetFile:
     """An open temporary file, its pyarrow writer (made at the first flush) and the buffer."""
 
     fh: IO[bytes]
+    key: str = ""  # the output name before rolling prefixes: its parts share one schema
     writer: Any = None
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -30,10 +31,11 @@ class ParquetWriter(DiskWriter):
     The schema is ``schema`` — ``{column: "arrow type"}`` as pyarrow prints types, e.g.
     ``{text: string, id: string, metadata: "struct<url: string, score: double>"}`` (or a
     ``pyarrow.Schema`` from Python, which cannot go into a spec) — or it is inferred from
-    the writer's first batch and then kept for all its files, so a shard's files load
-    together. Later batches are fitted to it: a missing field is null, a field the
-    schema lacks is dropped and counted under ``schema_dropped_<path>`` (values dropped),
-    and a record whose values cannot be cast losslessly is skipped under
+    the first batch written to each output name and kept for every part that name rolls
+    into (``000_x``, ``001_x``...), so they load together; names made from ``${metadata}``
+    templates each infer their own. Later batches are fitted to it: a missing field is
+    null, a field the schema lacks is dropped and counted under ``schema_dropped_<path>``
+    (values dropped), and a record whose values cannot be cast losslessly is skipped under
     ``error_schema_mismatch``. Pass ``schema`` when metadata keys vary across documents.
 
     ``max_file_size`` rolls files (``000_00000.parquet``, ...) once the bytes flushed to a
@@ -82,9 +84,15 @@ class ParquetWriter(DiskWriter):
             from blocks.writers.arrow_schema import parse_schema
 
             self.schema = parse_schema(schema)
+        self._schemas: dict[str, Any] = {}  # output name -> schema inferred for it
 
     def open_file(self, temp_relpath: str) -> _ParquetFile:
         return _ParquetFile(fh=self.output_folder.open(temp_relpath, "wb", compression=None))
+
+    def _open(self, name: str) -> _Output:
+        out = super()._open(name)
+        out.handle.key = name
+        return out
 
     def write(self, record: dict[str, Any], handle: _ParquetFile) -> int:
         handle.rows.append(record)
@@ -96,7 +104,7 @@ class ParquetWriter(DiskWriter):
         self._flush(handle)
         if handle.writer is None:
             # every record of the file was refused: still leave a valid (empty) Parquet file
-            handle.writer = self._new_writer(handle.fh, self._schema())
+            handle.writer = self._new_writer(handle.fh, self._schema(handle.key))
         handle.writer.close()
         handle.fh.close()
 
@@ -111,12 +119,15 @@ class ParquetWriter(DiskWriter):
                 pass
 
     # -- batches --------------------------------------------------------------------
-    def _schema(self, rows: list[dict[str, Any]] | None = None) -> Any:
+    def _schema(self, key: str, rows: list[dict[str, Any]] | None = None) -> Any:
+        """The given schema, or the one inferred from the first rows written to ``key``."""
         from blocks.writers.arrow_schema import infer_schema
 
-        if self.schema is None:
-            self.schema = infer_schema(rows or [])
-        return self.schema
+        if self.schema is not None:
+            return self.schema
+        if key not in self._schemas:
+            self._schemas[key] = infer_schema(rows or [])
+        return self._schemas[key]
 
     def _new_writer(self, fh: IO[bytes], schema: Any) -> Any:
         import pyarrow.parquet as pq
@@ -129,7 +140,7 @@ class ParquetWriter(DiskWriter):
         if not handle.rows:
             return 0
         rows, handle.rows = handle.rows, []
-        table = self._to_table(rows, self._schema(rows))
+        table = self._to_table(rows, self._schema(handle.key, rows))
         if table is None or table.num_rows == 0:
             return 0
         if handle.writer is None:

@@ -285,3 +285,22 @@ def test_arrow_type_text_round_trips(text: str) -> None:
     from blocks.writers.arrow_schema import parse_type
 
     assert str(parse_type(text)) == text
+
+
+def test_each_output_name_infers_its_schema_and_its_parts_share_it(tmp_path: Path) -> None:
+    docs = [Document(f"lee {i}", f"l{i}", {"source": "lee"}) for i in range(6)] + [
+        Document(f"wiki {i} " + "x" * 3000, f"w{i}", {"source": "enwiki", "url": f"https://w/{i}"})
+        for i in range(6)
+    ]
+    docs.append(Document("late", "w-late", {"source": "enwiki", "url": "u", "extra": 1}))
+    writer = ParquetWriter(
+        str(tmp_path), output_filename="${source}/${rank}.parquet", batch_size=2, max_file_size=1
+    )
+    _write(writer, docs)
+    wiki = sorted(f for f in files_under(tmp_path) if f.startswith("enwiki/"))
+    assert len(wiki) == 4  # rolled after every batch
+    schemas = {str(pq.read_schema(tmp_path / f)) for f in wiki}
+    assert len(schemas) == 1 and "url" in schemas.pop()
+    lee = pq.read_table(tmp_path / "lee" / "000_00000.parquet")
+    assert lee.schema.field("metadata").type == pa.struct([("source", pa.string())])
+    assert writer.stats.stats["schema_dropped_metadata.extra"].total == 1
