@@ -503,5 +503,9 @@ def merge_stats(directory: str, output: str) -> None:
     click.echo(f"merged {merged.shards} shard(s) into {output}")
 
 
+from dispatcher.cli_slurm import register as _register_slurm  # noqa: E402
+
+_register_slurm(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
