@@ -310,12 +310,14 @@ def stats(
     output: str | None,
 ) -> None:
     """Merge the run's per-shard stats now (into its logging dir's stats.json too)."""
+    from dispatcher.errors import RunNotFoundError
     from dispatcher.merge import merge_run, stats_document
-    from dispatcher.submit import stored_spec
 
     with open_store(redis_url, state_logging_dir, insecure) as (store, _url):
-        _spec, options, _hash = stored_spec(store, run_id)
-        stages = merge_run(store, run_id, options.get("logging_dir"))
+        record = store.get_run(run_id)
+        if record is None:
+            raise RunNotFoundError(f"no run {run_id!r}")
+        stages = merge_run(store, run_id, record.options.get("logging_dir"))
         document = stats_document(stages, store.stage_names(run_id))
     if output:
         from pathlib import Path
@@ -443,12 +445,16 @@ def logs(
     stage: str | None,
 ) -> None:
     """Print the last log lines of one shard, kept in Redis (no log file per task)."""
-    from dispatcher.submit import current_stage, stored_spec
+    from dispatcher.errors import RunNotFoundError
 
     with open_store(redis_url, state_logging_dir, insecure) as (store, _url):
-        spec, _options, _hash = stored_spec(store, run_id)
-        name = stage or current_stage(store, run_id, spec) or spec.stages[-1].name
-        spec.stage(name)
+        names = store.stage_names(run_id)
+        if not names:
+            raise RunNotFoundError(f"no run {run_id!r}")
+        pending = [n for n in names if not store.stage_complete(run_id, n)]
+        name = stage or (pending[0] if pending else names[-1])
+        if name not in names:
+            raise click.BadParameter(f"{name!r} is not one of {names}", param_hint="--stage")
         lines = store.logs(run_id, name, rank)
     if not lines:
         click.echo(f"no log lines for {run_id}/{name}/{rank}", err=True)

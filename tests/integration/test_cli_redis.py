@@ -80,6 +80,7 @@ def spec_file(tmp_path: Path, **reader: Any) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_bad_spec_exits_2_and_enqueues_nothing(redis_server: RedisServer, tmp_path: Path) -> None:
     spec = yaml.safe_load(spec_file(tmp_path).read_text())
     spec["stages"][0]["pipeline"][1]["JsonlWriter"]["compresion"] = "gzip"
