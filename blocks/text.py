@@ -225,49 +225,64 @@ _URL = re.compile(
 )
 
 
-def _find_prefix(s: str) -> int:
-    c = s[0]
+# Longer chunks are never taken for URLs: the URL pattern backtracks quadratically on
+# long runs of ":" and no real URL is that long.
+_URL_MAX = 2048
+
+
+def _find_prefix(s: str, start: int, end: int) -> int:
+    """Length of the prefix to peel off ``s[start:end]`` (0: none)."""
+    c = s[start]
     if c == "+":
-        return 0 if len(s) > 1 and s[1] in _DIGITS else 1
+        return 0 if end - start > 1 and s[start + 1] in _DIGITS else 1
     if c in _PREFIX_CHARS:
         return 1
-    if c == "." and s.startswith(".."):
-        return len(s) - len(s.lstrip("."))
-    if s.startswith("US$"):
+    if c == "." and s.startswith("..", start, end):
+        j = start
+        while j < end and s[j] == ".":
+            j += 1
+        return j - start
+    if s.startswith("US$", start, end):
         return 3
-    if s.startswith(("C$", "A$")):
+    if s.startswith(("C$", "A$"), start, end):
         return 2
     return 1 if _is_icon(c) else 0
 
 
-def _find_suffix(s: str) -> int:
-    n = len(s)
-    if not n:
+def _find_suffix(s: str, start: int, end: int) -> int:
+    """Length of the suffix to peel off ``s[start:end]`` (0: none); the leftmost rule wins."""
+    n = end - start
+    if n <= 0:
         return 0
-    best = n
-    last = s[-1]
+    best = end
+    last = s[end - 1]
     if last in _SUFFIX_CHARS or _is_icon(last):
-        best = n - 1
-    if n >= 2 and (s.endswith("\u2026\u2026") or s[-2:] in ("'s", "'S", "\u2019s", "\u2019S")):
-        best = n - 2
+        best = end - 1
+    if n >= 2 and (
+        s.endswith("\u2026\u2026", start, end)
+        or s[end - 2 : end] in ("'s", "'S", "\u2019s", "\u2019S")
+    ):
+        best = end - 2
     if last == ".":
-        run = n - len(s.rstrip("."))
-        if run >= 2:
-            best = min(best, n - run)
+        j = end - 1
+        while j > start and s[j - 1] == ".":
+            j -= 1
+        if end - j >= 2:
+            best = min(best, j)
         elif n >= 2:
-            prev = s[-2]
+            prev = s[end - 2]
             if (
                 prev in _DOT_AFTER
                 or _is_lower(prev)
-                or (n >= 3 and _is_upper(prev) and _is_upper(s[-3]))
-                or (n >= 3 and s[-3] == "\xb0" and prev in "FfCcKk")
+                or (n >= 3 and _is_upper(prev) and _is_upper(s[end - 3]))
+                or (n >= 3 and s[end - 3] == "\xb0" and prev in "FfCcKk")
             ):
-                best = min(best, n - 1)
-    for p in range(max(1, n - 4), best):
-        if s[p - 1] in _DIGITS and s[p:] in _UNITS:
+                best = min(best, end - 1)
+    for p in range(max(start + 1, end - 4), best):
+        if s[p - 1] in _DIGITS and s[p:end] in _UNITS:
             best = p
             break
-    return n - best
+    return end - best
 
 
 # Where an infix can start: dots, ellipsis, symbols, arithmetic, comma, hyphens, ":<>=/".
@@ -457,14 +472,22 @@ class RuleTokenizer:
 
     def __init__(self, specials: dict[str, tuple[str, ...]]) -> None:
         self.specials = specials
+        self._longest_special = max(map(len, specials), default=0)
         self._cache: dict[str, tuple[str, ...]] = dict(specials)
         self._patterns: dict[tuple[str, ...], str] = {}
         for key in specials:
-            if _find_prefix(key) or _find_suffix(key) or _find_infixes(key) or " " in key:
+            n = len(key)
+            if (
+                _find_prefix(key, 0, n)
+                or _find_suffix(key, 0, n)
+                or _find_infixes(key)
+                or " " in key
+            ):
                 pattern = self._affixes(key, {})
                 if len(pattern) > 1:
                     self._patterns[pattern] = key
         self._longest = max((len(p) for p in self._patterns), default=0)
+        self._pattern_starts = frozenset(p[0] for p in self._patterns)
 
     def chunk_tokens(self, chunk: str) -> tuple[str, ...]:
         toks = self._cache.get(chunk)
@@ -491,42 +514,50 @@ class RuleTokenizer:
             extend(toks if toks is not None else self.chunk_tokens(chunk))
         return out
 
-    @staticmethod
-    def _affixes(s: str, specials: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-        """Peel prefixes and suffixes, then keep a special case or URL whole or split infixes."""
+    def _affixes(self, s: str, specials: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """Peel prefixes and suffixes, then keep a special case or URL whole or split infixes.
+
+        Works on indices into the chunk, and looks special cases up only for pieces short
+        enough to be one, so even a huge chunk of brackets is peeled in linear time.
+        """
+        longest = self._longest_special if specials else 0
         prefixes: list[str] = []
         suffixes: list[str] = []
+        start, end = 0, len(s)
         last = -1
-        while s and len(s) != last:
-            if s in specials:
+        while end > start and end - start != last:
+            n = end - start
+            if n <= longest and s[start:end] in specials:
                 break
-            last = len(s)
-            pre = _find_prefix(s)
-            if pre and s[pre:] in specials:
-                prefixes.append(s[:pre])
-                s = s[pre:]
+            last = n
+            pre = _find_prefix(s, start, end)
+            if pre and n - pre <= longest and s[start + pre : end] in specials:
+                prefixes.append(s[start : start + pre])
+                start += pre
                 break
-            suf = _find_suffix(s[pre:])
-            if suf and s[:-suf] in specials:
-                suffixes.append(s[-suf:])
-                s = s[:-suf]
+            suf = _find_suffix(s, start + pre, end)
+            if suf and n - suf <= longest and s[start : end - suf] in specials:
+                suffixes.append(s[end - suf : end])
+                end -= suf
                 break
-            if pre and suf and pre + suf <= len(s):
-                prefixes.append(s[:pre])
-                suffixes.append(s[-suf:])
-                s = s[pre:-suf]
+            if pre and suf and pre + suf <= n:
+                prefixes.append(s[start : start + pre])
+                suffixes.append(s[end - suf : end])
+                start += pre
+                end -= suf
             elif pre:
-                prefixes.append(s[:pre])
-                s = s[pre:]
+                prefixes.append(s[start : start + pre])
+                start += pre
             elif suf:
-                suffixes.append(s[-suf:])
-                s = s[:-suf]
+                suffixes.append(s[end - suf : end])
+                end -= suf
+        s = s[start:end]
         out = prefixes
         if s:
             special = specials.get(s)
             if special is not None:
                 out.extend(special)
-            elif _URL.fullmatch(s):
+            elif len(s) <= _URL_MAX and _URL.fullmatch(s):
                 out.append(s)
             else:
                 start = 0
@@ -547,7 +578,10 @@ class RuleTokenizer:
         """Re-join token runs that spell a special case; longest, then leftmost, first."""
         n = len(toks)
         found: list[tuple[int, int, str]] = []
+        starts = self._pattern_starts
         for i in range(n - 1):
+            if toks[i] not in starts:
+                continue
             for j in range(i + 2, min(n, i + self._longest) + 1):
                 key = self._patterns.get(toks[i:j])
                 if key is not None:

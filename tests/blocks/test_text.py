@@ -295,3 +295,12 @@ def test_chunk_cache_is_bounded() -> None:
     for i in range(10):
         assert small.chunk_tokens(f"w{i}.") == (f"w{i}", ".")
     assert len(small._cache) <= small.max_cache
+
+
+def test_long_chunks_are_split_like_short_ones() -> None:
+    n = 5000
+    assert split_words("(" * n + "word" + ")" * n) == ["("] * n + ["word"] + [")"] * n
+    assert split_words("a:" * 3000) == ["a", ":"] * 3000
+    assert split_words("http://example.com/a/b") == ["http://example.com/a/b"]
+    # beyond 2048 characters a chunk is never taken for a URL (the pattern would backtrack)
+    assert len(split_words("http://example.com/" + "ab/cd" * 500)) > 1
