@@ -215,16 +215,16 @@ def test_a_late_parent_still_gets_answers_within_the_timeout() -> None:
     import time
 
     with ExtractorSandbox(
-        "tests.blocks.extractors.faulty", "_FaultyExtractor", {}, timeout=0.5
+        "tests.blocks.extractors.faulty", "_FaultyExtractor", {}, timeout=0.3
     ) as box:
         box.submit("PID")
         first = box.next_outcome().text
         box.submit("quick")
-        box.submit("SLOW 0.7")
+        box.submit("SLOW 0.4")
         box.submit("PID")
-        time.sleep(1.5)  # the rest of the pipeline, say
+        time.sleep(0.8)  # the rest of the pipeline, say
         quick, slow, pid = box.next_outcome(), box.next_outcome(), box.next_outcome()
     assert (quick.kind, quick.text) == ("ok", "QUICK")
-    assert slow.kind == "timeout" and slow.seconds is not None and slow.seconds >= 0.7
+    assert slow.kind == "timeout" and slow.seconds is not None and slow.seconds >= 0.4
     assert pid.kind == "ok" and pid.text != first  # a fresh child, as after a kill
     assert box.starts == 2

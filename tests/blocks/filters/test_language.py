@@ -82,7 +82,8 @@ def multilingual_docs() -> tuple[tuple[str, str, str], ...]:
     out = []
     for folder, lang in sorted(EXPECTED.items()):
         for path in sorted((cache / "chardet" / folder).iterdir()):
-            text = path.read_bytes().decode(_encoding(folder), "replace")
+            # the first 16 kB are plenty once markup is gone (the text is cut at 4000)
+            text = path.read_bytes()[:16000].decode(_encoding(folder), "replace")
             text = html.unescape(re.sub(r"<[^>]*>", " ", text))
             text = re.sub(r"[ \t]+", " ", text).strip()
             if len(text) >= 200:  # long feeds are cut to keep the test fast
