@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -50,22 +51,19 @@ def test_redis_commands_take_redis_and_insecure() -> None:
 
 def test_importing_the_cli_stays_light() -> None:
     heavy = ["trafilatura", "fasttext", "tokenizers", "pyarrow", "celery", "redis", "resiliparse"]
-    code = (
-        "import sys, dispatcher.cli\n"
-        f"print([m for m in {heavy!r} if m in sys.modules])"
-    )
+    code = f"import sys, dispatcher.cli\nprint([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
 
 
-def _write(path: Path, data: dict) -> Path:  # type: ignore[type-arg]
+def _write(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(json.dumps(data))
     return path
 
 
-def _good(tmp_path: Path) -> dict:  # type: ignore[type-arg]
+def _good(tmp_path: Path) -> dict[str, Any]:
     (tmp_path / "in").mkdir(exist_ok=True)
     return {
         "name": "t",
@@ -105,7 +103,9 @@ def test_submit_with_a_bad_spec_exits_2_before_touching_redis(tmp_path: Path) ->
         ["submit", str(_write(tmp_path / "bad.json", spec)), "--redis", "redis://127.0.0.1:1/0"],
     )
     assert result.exit_code == 2
-    assert "stages[0].pipeline[0]" in result.output and "did you mean 'JsonlReader'" in result.output
+    assert (
+        "stages[0].pipeline[0]" in result.output and "did you mean 'JsonlReader'" in result.output
+    )
 
 
 def test_submit_refuses_a_passwordless_remote_redis(tmp_path: Path) -> None:
@@ -132,7 +132,9 @@ def test_merge_stats_of_a_datatrove_folder(tmp_path: Path) -> None:
     assert failed.exit_code == 2 and failed.output.startswith("error: no per-shard stats")
 
 
-def test_status_needs_a_redis_or_a_logging_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_needs_a_redis_or_a_logging_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SHARDYARD_REDIS_URL", raising=False)
     result = CliRunner().invoke(main, ["status", "r1"])
     assert result.exit_code == 2 and "--redis" in result.output
