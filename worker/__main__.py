@@ -123,6 +123,25 @@ def pool_child_pids(consumer: Any) -> list[int]:
     return [int(p.pid) for p in procs if getattr(p, "pid", None) and p.pid != os.getpid()]
 
 
+def reap_expired_leases(app: Any, url: str, insecure: bool, every: float) -> None:
+    """Background thread: re-send the shards of workers that died holding a lease, instead
+    of leaving them to the broker's visibility timeout (see dispatcher.reaper)."""
+    from dispatcher.reaper import LeaseReaper
+    from dispatcher.state import StateStore
+    from worker.app import make_sender
+    from worker.logging import get_logger
+
+    log = get_logger(component="reaper")
+    reaper = LeaseReaper(StateStore.from_url(url, insecure=insecure), make_sender(app))
+    while True:
+        time.sleep(every)
+        try:
+            for (run_id, stage), ranks in reaper.sweep().items():
+                log.warning("expired_leases_resent", run=run_id, stage=stage, ranks=ranks)
+        except Exception as err:
+            log.warning("reaper_sweep_failed", error=str(err))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from celery import signals
 
@@ -162,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os.kill(pid, sig)
 
         install_stop_handlers(chain=True, forward=forward)
+        threading.Thread(
+            target=reap_expired_leases,
+            args=(app, args.redis, args.insecure, max(1.0, args.lease_seconds / 2)),
+            name="lease-reaper",
+            daemon=True,
+        ).start()
         if args.exit_when_idle is not None:
             threading.Thread(
                 target=watch_idle,
