@@ -21,7 +21,7 @@ def real_records() -> list[dict[str, Any]]:
     try:
         from bench import realdata
 
-        cache = realdata.ensure_sources(keys=None)
+        cache = realdata.ensure_sources(keys=["gensim", "newspaper"])  # Lee corpus, articles
     except Exception as err:  # RealDataError, or no network to PyPI
         require(False, f"real data not available: {err}")
     records: list[dict[str, Any]] = []
