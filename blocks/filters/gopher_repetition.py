@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -40,22 +41,31 @@ def top_ngram_chars(tokens: Sequence[str], n: int) -> int:
     counts = Counter(_grams(tokens, n))
     if not counts:
         return 0
-    gram, count = max(counts.items(), key=lambda kv: kv[1])
+    gram, count = max(counts.items(), key=operator.itemgetter(1))
     return (sum(map(len, gram)) + n - 1) * count
 
 
-def duplicate_ngram_chars(tokens: Sequence[str], n: int) -> int:
+def joined_ngrams(tokens: Sequence[str], n: int, shorter: list[str] | None = None) -> list[str]:
+    """The n-grams of ``tokens`` glued without spaces; ``shorter``, when given, must be
+    the (n-1)-grams of the same tokens, which saves re-joining every word."""
+    if shorter is not None and n > 1:
+        return list(map(operator.add, shorter[: len(tokens) - n + 1], tokens[n - 1 :]))
+    return list(map("".join, _grams(tokens, n)))
+
+
+def duplicate_ngram_chars(tokens: Sequence[str], n: int, grams: list[str] | None = None) -> int:
     """Characters of n-grams (words glued without spaces) that repeat an earlier one.
 
     Scanning left to right, an n-gram already seen adds its length and the scan jumps past
     it (so overlapping repeats are not counted twice). Only n-grams that occur at least
     twice can ever be "already seen", so the scan visits just their positions.
     """
-    grams = list(map("".join, _grams(tokens, n)))
-    counts = Counter(grams)
-    if len(counts) == len(grams):
+    if grams is None:
+        grams = joined_ngrams(tokens, n)
+    if len(set(grams)) == len(grams):
         return 0
-    repeated = {g for g, c in counts.items() if c > 1}
+    counts = Counter(grams)
+    repeated = set(compress(counts.keys(), map((1).__lt__, counts.values())))
     positions = compress(range(len(grams)), map(repeated.__contains__, grams))
     seen: set[str] = set()
     total = 0
@@ -133,7 +143,12 @@ class GopherRepetitionFilter(BaseFilter):
         for n, frac in self.top_n_grams:
             if top_ngram_chars(doc_words, n) / size > frac:
                 return False, f"top_{n}_gram"
+        previous: tuple[int, list[str]] | None = None
         for n, frac in self.dup_n_grams:
-            if duplicate_ngram_chars(doc_words, n) / size > frac:
+            # n-grams are built from the (n-1)-grams of the previous rule when there is one
+            shorter = previous[1] if previous is not None and previous[0] == n - 1 else None
+            grams = joined_ngrams(doc_words, n, shorter)
+            previous = (n, grams)
+            if duplicate_ngram_chars(doc_words, n, grams) / size > frac:
                 return False, f"duplicated_{n}_n_grams"
         return True
