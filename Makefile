@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export UV_NATIVE_TLS := 1
 
-.PHONY: help venv lint typecheck test test-integration test-all ci setup quickstart bench bench-datatrove clean
+.PHONY: hf-venv help venv lint typecheck test test-integration test-all ci setup quickstart bench bench-datatrove clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -20,6 +20,14 @@ $(PY): pyproject.toml
 
 venv: $(PY)  ## create .venv with every extra and the dev tools
 
+# HF datasets in its own venv: it brings pandas, which pyarrow would then import in every
+# process of the project's venv. Tests that load our Parquet output with datasets use it.
+.venv-hf/bin/python:
+	uv venv -q --allow-existing --python python3 .venv-hf
+	uv pip install -q --python .venv-hf/bin/python 'datasets>=3' pyarrow
+
+hf-venv: .venv-hf/bin/python  ## a separate venv with HF datasets (load-compatibility tests)
+
 lint: $(PY)  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,10 +42,10 @@ test-all: $(PY)  ## every test, integration and slow included
 setup:  ## install and start what the integration tests need (apt, dockerd, images, slurm, apptainer)
 	bash scripts/setup/all.sh
 
-ci: setup $(PY)  ## what CI runs on a fresh machine: set up everything, lint, run every test
+ci: setup $(PY) .venv-hf/bin/python  ## what CI runs on a fresh machine: set up everything, lint, run every test
 	$(PY) -m bench.realdata fetch
 	$(MAKE) lint
-	CI=$${CI:-true} $(VENV)/bin/pytest -q -ra
+	CI=$${CI:-true} SHARDYARD_HF_PYTHON=$(CURDIR)/.venv-hf/bin/python $(VENV)/bin/pytest -q -ra
 
 quickstart: $(PY)  ## fetch a small real sample and run the quickstart pipeline on the embedded default
 	$(PY) -m bench.realdata quickstart data/quickstart

@@ -85,7 +85,9 @@ def load_with_hf_datasets(files: list[str], cache_dir: Path) -> dict[str, Any]:
     except ImportError:
         python = os.environ.get(HF_PYTHON_ENV)
         if not python:
-            pytest.skip(f"HF datasets not installed here and ${HF_PYTHON_ENV} not set")
+            from tests.helpers import require
+
+            require(False, f"HF datasets not installed here and ${HF_PYTHON_ENV} not set")
         proc = subprocess.run(
             [python, "-c", _LOAD_SCRIPT, json.dumps(files), str(cache_dir)],
             capture_output=True,
