@@ -15,6 +15,8 @@ from blocks.filters.c4_badwords import read_word_list
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]+")
 
 WordList = str | Iterable[str]
+# One domain splitter per process: parsing the suffix list takes about a second.
+_EXTRACTOR: Any = None
 # File names of DataTrove's integrated lists, for ``lists_dir``.
 INTEGRATED_FILES = {
     "domains": "domains",
@@ -127,15 +129,16 @@ class URLFilter(BaseFilter):
         self._subwords = (
             re.compile(literal_alternation(self.banned_subwords)) if self.banned_subwords else None
         )
-        self._extractor: Any = None
 
-    def _extract(self, url: str) -> Any:
-        if self._extractor is None:
+    @staticmethod
+    def _extract(url: str) -> Any:
+        global _EXTRACTOR
+        if _EXTRACTOR is None:
             from tldextract import TLDExtract
 
             # the bundled public-suffix snapshot only: never fetch the list at run time
-            self._extractor = TLDExtract(suffix_list_urls=(), cache_dir=None)
-        return self._extractor(url)
+            _EXTRACTOR = TLDExtract(suffix_list_urls=(), cache_dir=None)
+        return _EXTRACTOR(url)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         url = doc.metadata.get("url")
