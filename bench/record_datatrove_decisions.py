@@ -193,6 +193,13 @@ def _patch_tldextract() -> None:
     )  # type: ignore[misc]
 
 
+def write_manifest(docs: list[dict[str, Any]], out_dir: Path = FIXTURES) -> None:
+    """``decisions_documents.json`` = {doc_id: sha1 of its text}: lets the tests tell a
+    changed document (re-record) from a changed decision (a regression)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write(out_dir / "decisions_documents.json", {d["id"]: sha1(d["text"]) for d in docs})
+
+
 def record(out_dir: Path = FIXTURES) -> None:
     """Run DataTrove on every fixture document and write the decision files."""
     import tempfile
@@ -200,7 +207,7 @@ def record(out_dir: Path = FIXTURES) -> None:
     from datatrove.data import Document
 
     docs = fixture_documents()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    write_manifest(docs, out_dir)
     with tempfile.TemporaryDirectory() as tmp:
         _patch_badwords(Path(tmp))
         _patch_tldextract()
@@ -236,7 +243,12 @@ def record(out_dir: Path = FIXTURES) -> None:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=0, sort_keys=True, ensure_ascii=False) + "\n")
+    """One entry per line, sorted: small diffs when a decision changes."""
+    lines = [
+        f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+        for k, v in sorted(data.items())
+    ]
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- throughput

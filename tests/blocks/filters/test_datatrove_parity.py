@@ -82,6 +82,21 @@ def documents() -> dict[str, dict[str, Any]]:
     return {d["id"]: d for d in docs}
 
 
+def test_documents_are_the_recorded_ones(documents: dict[str, dict[str, Any]]) -> None:
+    """A changed document means the fixtures must be re-recorded, not that a filter broke."""
+    recorded = json.loads((FIXTURES / "decisions_documents.json").read_text(encoding="utf-8"))
+    changed = [
+        i
+        for i, digest in recorded.items()
+        if i not in documents or _sha1(documents[i]["text"]) != digest
+    ]
+    assert not changed, (
+        f"{len(changed)} fixture documents differ from the recorded ones (e.g. {changed[:3]}): "
+        "bench.realdata changed; re-run bench/record_datatrove_decisions.py record"
+    )
+    assert len(recorded) == len(documents)
+
+
 def _expected(name: str) -> dict[str, list[Any]]:
     path = FIXTURES / f"decisions_{name}.json"
     assert path.is_file(), f"{path} is missing: run bench/record_datatrove_decisions.py record"
