@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from dispatcher.task import DEFAULT_QUEUE
+from worker.sender import TASK_NAME as TASK_NAME
 
-TASK_NAME = "shardyard.run_shard"
 DEFAULT_VISIBILITY_TIMEOUT = 3600.0
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_RETRY_BACKOFF = 5.0
@@ -93,9 +93,8 @@ def make_app(
 
 
 def make_sender(app: Any) -> Callable[[str, str], Any]:
-    """``send(queue, message_json)``: publish one shard message through ``app``."""
+    """``send(queue, message_json)`` publishing through ``app``; it also has ``send_many``
+    (batched, see worker.sender) for enqueueing a whole stage."""
+    from worker.sender import CelerySender
 
-    def send(queue: str, message: str) -> Any:
-        return app.send_task(TASK_NAME, args=[message], queue=queue)
-
-    return send
+    return CelerySender(app)
