@@ -88,6 +88,7 @@ for p in "${sorted[@]}"; do
 done
 
 export APPTAINER_NO_PRIVS=1
+# shellcheck disable=SC2016  # the script runs in the new namespace, with its own args
 exec unshare --mount --propagation private -- /bin/bash -c '
   set -e
   tree="$1"; cwd="$2"; nb="$3"; shift 3

@@ -32,7 +32,7 @@ else
   rm -rf "$TREE".tmp.*
   log "building sid tree with mmdebstrap from $mirror (log: $SETUP_LOG_DIR/apptainer-tree.log)"
   # sid's Release files look expired to this VM's clock: skip Valid-Until.
-  if ! mmdebstrap --variant=apt \
+  if ! mmdebstrap --variant=apt "${EATMYDATA_HOOK[@]}" \
         --aptopt='Acquire::Check-Valid-Until "false"' \
         --aptopt='Acquire::Languages "none"' \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \

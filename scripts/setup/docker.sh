@@ -76,7 +76,7 @@ else
   log "building $BASE_IMAGE with mmdebstrap from $mirror (log: $SETUP_LOG_DIR/base-image.log)"
   # The tarball streams straight into docker import; no rootfs on disk.
   # Python image conventions: python3 is on PATH, UTF-8 locale.
-  if ! mmdebstrap --variant=apt --include=ca-certificates,python3,python3-venv,python3-pip \
+  if ! mmdebstrap --variant=apt --include=ca-certificates,python3,python3-venv,python3-pip "${EATMYDATA_HOOK[@]}" \
         --aptopt='Acquire::Languages "none"' \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \

@@ -41,9 +41,9 @@ tree_mksquashfs() {
 
 # Scratch space next to the output (same filesystem: the final mv is a rename).
 work="$(mktemp -d "$(dirname "$OUT")/.docker2sif.XXXXXX")"
-cid=""
 cleanup() {
-  if [ -n "$cid" ]; then docker rm -f "$cid" >/dev/null 2>&1 || true; fi
+  # The container id is in a file: fast_build runs in a subshell.
+  if [ -s "$work/cid" ]; then docker rm -f "$(cat "$work/cid")" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,8 +90,8 @@ PY
   for l in .exec .run .shell .test environment singularity; do cp -a "$skel/$l" "$add/"; done
 
   # 2. The image's filesystem, streamed: no layer cache, no unpacked copy.
-  cid="$(docker create "$IMAGE")"
-  docker export "$cid" \
+  docker create --cidfile "$work/cid" "$IMAGE" >/dev/null
+  docker export "$(cat "$work/cid")" \
     | tree_mksquashfs - "$work/rootfs.sqfs" -tar "${COMP[@]}" -noappend -quiet -no-progress
   # 3. Append the metadata (same compressor, read from the existing image).
   tree_mksquashfs "$add" "$work/rootfs.sqfs" -quiet -no-progress >/dev/null

@@ -2,6 +2,7 @@
 # Shared helpers for scripts/setup/*.sh. Source it; do not run it.
 
 SETUP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck disable=SC2034  # used by the scripts that source this file
 REPO_ROOT="$(cd "$SETUP_DIR/../.." && pwd)"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -77,3 +78,10 @@ record_started() {  # record_started NAME PID
   mkdir -p "$SETUP_STATE_DIR"
   printf '%s\n' "$2" >"$SETUP_STATE_DIR/$1.pid"
 }
+
+# mmdebstrap without dpkg's fsyncs (its own eatmydata hook), when available.
+EATMYDATA_HOOK=()  # used by docker.sh and apptainer.sh
+if [ -d /usr/share/mmdebstrap/hooks/eatmydata ] && command -v eatmydata >/dev/null; then
+  # shellcheck disable=SC2034
+  EATMYDATA_HOOK=(--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata)
+fi
