@@ -208,6 +208,21 @@ class DataFolder:
         """Rename within the folder (atomic on local disks, copy + delete on object stores)."""
         self.fs.mv(self.resolve(src), self.resolve(dst))
 
+    def remove_stale_temps(self, relpath: str) -> int:
+        """Delete temporary files left beside ``relpath`` by attempts that were killed
+        before they could commit or abort (a SIGKILLed worker). Returns how many."""
+        head, tail = posixpath.split(relpath)
+        try:
+            names = [posixpath.basename(p) for p in self.fs.ls(self.resolve(head), detail=False)]
+        except FileNotFoundError:
+            return 0
+        removed = 0
+        for name in names:
+            if is_temp_of(name, tail):
+                self.rm(posixpath.join(head, name))
+                removed += 1
+        return removed
+
     def makedirs(self, relpath: str = "") -> None:
         self.fs.makedirs(self.resolve(relpath), exist_ok=True)
 
@@ -277,6 +292,15 @@ def safe_relpath(path: str) -> str:
     if norm == ".." or norm.startswith("../") or norm in ("", "."):
         raise UnsafePathError(f"output path {path!r} leaves the output folder")
     return norm
+
+
+_TEMP_SUFFIX = re.compile(r"\.tmp-[0-9a-f]{8}\Z")
+
+
+def is_temp_of(name: str, final_name: str) -> bool:
+    """Whether ``name`` is a temporary name made by :func:`temp_name` for ``final_name``."""
+    prefix = f".{final_name}"
+    return name.startswith(prefix) and bool(_TEMP_SUFFIX.fullmatch(name[len(prefix) :]))
 
 
 def temp_name(relpath: str) -> str:

@@ -244,6 +244,10 @@ class DiskWriter(PipelineStep):
             temp, final = self._pending[0]
             self.output_folder.move(temp, final)
             self._pending.pop(0)  # only once moved: abort() removes what is left
+            # temporaries of this name from earlier attempts that were killed mid-shard
+            stale = self.output_folder.remove_stale_temps(final)
+            if stale:
+                self.stat_update("stale_temps_removed", value=stale)
         self._part.clear()
 
     def abort(self) -> None:
