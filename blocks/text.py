@@ -165,6 +165,31 @@ _UNCASED_RANGES = (
 )
 
 
+# Symbols split off like punctuation (spaCy's icon class: Unicode So as of its tables).
+_ICON_RANGES = (
+    "a6 a9 ae b0 482 58d-58e 60e-60f 6de 6e9 6fd-6fe 7f6 9fa b70 bf3-bf8 bfa c7f d4f d79 "
+    "f01-f03 f13 f15-f17 f1a-f1f f34 f36 f38 fbe-fc5 fc7-fcc fce-fcf fd5-fd8 109e-109f "
+    "1390-1399 1940 19de-19ff 1b61-1b6a 1b74-1b7c 2100-2101 2103-2106 2108-2109 2114 "
+    "2116-2117 211e-2123 2125 2127 2129 212e 213a-213b 214a 214c-214d 214f 218a-218b "
+    "2195-2199 219c-219f 21a1-21a2 21a4-21a5 21a7-21ad 21af-21cd 21d0-21d1 21d3 21d5-21f3 "
+    "2300-2307 230c-231f 2322-2328 232b-237b 237d-239a 23b4-23db 23e2-2426 2440-244a "
+    "249c-24e9 2500-25b6 25b8-25c0 25c2-25f7 2600-266e 2670-2767 2794-27bf 2800-28ff "
+    "2b00-2b2f 2b45-2b46 2b4d-2b73 2b76-2b95 2b98-2bc8 2bca-2bfe 2ce5-2cea 2e80-2e99 "
+    "2e9b-2ef3 2f00-2fd5 2ff0-2ffb 3004 3012-3013 3020 3036-3037 303e-303f 3190-3191 "
+    "3196-319f 31c0-31e3 3200-321e 322a-3247 3250 3260-327f 328a-32b0 32c0-32fe 3300-33ff "
+    "4dc0-4dff a490-a4c6 a828-a82b a836-a837 a839 aa77-aa79 fdfd ffe4 ffe8 ffed-ffee "
+    "fffc-fffd 10137-1013f 10179-10189 1018c-1018e 10190-1019b 101a0 101d0-101fc "
+    "10877-10878 10ac8 1173f 16b3c-16b3f 16b45 1bc9c 1d000-1d0f5 1d100-1d126 1d129-1d164 "
+    "1d16a-1d16c 1d183-1d184 1d18c-1d1a9 1d1ae-1d1e8 1d200-1d241 1d245 1d300-1d356 "
+    "1d800-1d9ff 1da37-1da3a 1da6d-1da74 1da76-1da83 1da85-1da86 1ecac 1f000-1f02b "
+    "1f030-1f093 1f0a0-1f0ae 1f0b1-1f0bf 1f0c1-1f0cf 1f0d1-1f0f5 1f110-1f16b 1f170-1f1ac "
+    "1f1e6-1f202 1f210-1f23b 1f240-1f248 1f250-1f251 1f260-1f265 1f300-1f3fa 1f400-1f6d4 "
+    "1f6e0-1f6ec 1f6f0-1f6f9 1f700-1f773 1f780-1f7d8 1f800-1f80b 1f810-1f847 1f850-1f859 "
+    "1f860-1f887 1f890-1f8ad 1f900-1f90b 1f910-1f93e 1f940-1f970 1f973-1f976 1f97a "
+    "1f97c-1f9a2 1f9b0-1f9b9 1f9c0-1f9c2 1f9d0-1f9ff 1fa60-1fa6d "
+)
+
+
 def _ranges_class(codes: list[int]) -> str:
     """A compact regex class body (``a-b`` runs) for sorted code points; sre scans long
     lists of single characters one by one, but tests ranges quickly."""
@@ -196,6 +221,7 @@ _UPPER_CLASS = _ranges_class([ord(c) for c in _CASED if c.isupper()]) + _class(_
 _is_alpha_match = re.compile(f"[{_class(_ALPHA_RANGES)}{_class(_UNCASED_RANGES)}]").match
 _is_lower_match = re.compile(f"[{_LOWER_CLASS}]").match
 _is_upper_match = re.compile(f"[{_UPPER_CLASS}]").match
+_is_icon_match = re.compile(f"[{_class(_ICON_RANGES)}]").match
 
 
 def _is_alpha(ch: str) -> bool:
@@ -211,7 +237,7 @@ def _is_upper(ch: str) -> bool:
 
 
 def _is_icon(ch: str) -> bool:
-    return unicodedata.category(ch) == "So"
+    return _is_icon_match(ch) is not None
 
 
 _URL = re.compile(
@@ -286,7 +312,7 @@ def _find_suffix(s: str, start: int, end: int) -> int:
 
 
 # Where an infix can start: dots, ellipsis, symbols, arithmetic, comma, hyphens, ":<>=/".
-_ICON_CLASS = _ranges_class([c for c in range(0x20000) if unicodedata.category(chr(c)) == "So"])
+_ICON_CLASS = _class(_ICON_RANGES)
 _INFIX_START = re.compile(f"[.\u2026+\\-*^,\u2013\u2014~:<>=/{_ICON_CLASS}]")
 
 
