@@ -4,8 +4,9 @@
 # (scripts/setup/apptainer-wrapper.sh: private mount namespace + pivot_root into
 # the tree), then build the project SIF from the local Docker image (with
 # docker2sif.sh, a fast docker-export -> squashfs path) and exec in it.
-#   SIF: /var/lib/shardyard/sif/shardyard.sif from the image shardyard:latest,
-#   rebuilt when the image ID changes (recorded beside it in shardyard.sif.image-id).
+#   SIF: /var/lib/shardyard/sif/shardyard.sif from the image shardyard:latest
+#   and apptainer/shardyard.def (when present), rebuilt when either changes
+#   (recorded beside it in shardyard.sif.image-id / .def-sha256, as sif.sh does).
 # Idempotent: the tree, the wrapper and an up-to-date SIF are kept.
 # --tree-only: stop after the tree and the wrapper (all.sh runs that part in
 # the background while Docker images build, then runs the rest).
@@ -84,13 +85,24 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
 fi
 mkdir -p "$SIF_DIR"
 image_id="$(docker image inspect -f '{{.Id}}' "$IMAGE")"
-if [ -s "$SIF" ] && [ "$(cat "$SIF.image-id" 2>/dev/null)" = "$image_id" ]; then
-  log "$SIF up to date with $IMAGE"
+# With apptainer/shardyard.def (the project's SIF recipe) the SIF is built from
+# it, and recorded as scripts/setup/sif.sh records it (OUT.image-id and
+# OUT.def-sha256), so sif.sh and this script each accept the other's SIF.
+DEF="$REPO_ROOT/apptainer/shardyard.def"
+def_args=()
+def_sha=""
+if [ "$IMAGE" != shardyard-base:bookworm ] && [ -f "$DEF" ]; then
+  def_args=(--def "$DEF")
+  def_sha="$(sha256sum "$DEF" | cut -d' ' -f1)"
+fi
+if [ -s "$SIF" ] && [ "$(cat "$SIF.image-id" 2>/dev/null)" = "$image_id" ] \
+   && { [ -z "$def_sha" ] || [ "$(cat "$SIF.def-sha256" 2>/dev/null)" = "$def_sha" ]; }; then
+  log "$SIF up to date with $IMAGE${def_sha:+ and $(basename "$DEF")}"
 else
-  log "building $SIF from $IMAGE with docker2sif.sh (log: $SETUP_LOG_DIR/sif-build.log)"
+  log "building $SIF from $IMAGE${def_sha:+ and $(basename "$DEF")} with docker2sif.sh (log: $SETUP_LOG_DIR/sif-build.log)"
   start=$(date +%s)
-  rm -f "$SIF.image-id"
-  if ! bash "$SETUP_DIR/docker2sif.sh" "$IMAGE" "$SIF.tmp" >"$SETUP_LOG_DIR/sif-build.log" 2>&1; then
+  rm -f "$SIF.image-id" "$SIF.def-sha256"
+  if ! bash "$SETUP_DIR/docker2sif.sh" "${def_args[@]}" "$IMAGE" "$SIF.tmp" >"$SETUP_LOG_DIR/sif-build.log" 2>&1; then
     tail -n 30 "$SETUP_LOG_DIR/sif-build.log" >&2
     rm -f "$SIF.tmp"
     die "building the SIF failed"
@@ -100,6 +112,7 @@ else
   fi
   mv -f "$SIF.tmp" "$SIF"
   printf '%s\n' "$image_id" >"$SIF.image-id"
+  if [ -n "$def_sha" ]; then printf '%s\n' "$def_sha" >"$SIF.def-sha256"; fi
   log "built $SIF ($(du -h "$SIF" | cut -f1)) in $(( $(date +%s) - start ))s"
 fi
 if [ "$IMAGE" = shardyard-base:bookworm ]; then
