@@ -131,6 +131,38 @@ def fixture_documents(cache_dir: str | None = None) -> list[dict[str, Any]]:
     return docs + windows
 
 
+_FUZZ_PIECES = (
+    list("abcXYZ\xe9\xdf\u03a9\u0436\u0642\u0643\ud55c\u4e2d\u30fc0123456789")
+    + list(
+        ".,;:!?'\"()[]{}<>-\u2013\u2014~/\\=+*^%$\u20ac\xa3#@&_|\u2026\u2019\u2018\u201c\u201d\xab\xbb\xb0\xb2"
+    )
+    + ["n't", "'s", "...", "http://", "www.", ".com", "U.S.", "Mr.", "e.g.", "10am", ":)", "km"]
+    + ["a.m.", "can't", "don't", "We'll", " ", " ", "  ", "\n", "\t"]
+)
+
+
+def tokenizer_fuzz_texts(count: int = 3000, seed: int = 20240101) -> list[str]:
+    """Short random strings of letters, digits, punctuation and tricky pieces (contractions,
+    abbreviations, URLs, emoticons, units): where a word splitter most easily drifts."""
+    import random
+
+    rng = random.Random(seed)
+    return [
+        "".join(rng.choice(_FUZZ_PIECES) for _ in range(rng.randint(1, 25))) for _ in range(count)
+    ]
+
+
+def record_tokenizer(out_dir: Path = FIXTURES) -> None:
+    """``decisions_tokenizer.json`` = {index: [words, sentence lengths]} from DataTrove."""
+    from datatrove.utils.text import split_into_sentences, split_into_words
+
+    out = {
+        f"{i:05d}": [split_into_words(t), [len(x) for x in split_into_sentences(t)]]
+        for i, t in enumerate(tokenizer_fuzz_texts())
+    }
+    _write(out_dir / "decisions_tokenizer.json", out)
+
+
 def sha1(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -208,6 +240,7 @@ def record(out_dir: Path = FIXTURES) -> None:
 
     docs = fixture_documents()
     write_manifest(docs, out_dir)
+    record_tokenizer(out_dir)
     with tempfile.TemporaryDirectory() as tmp:
         _patch_badwords(Path(tmp))
         _patch_tldextract()
@@ -347,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "record", help="write tests/fixtures/datatrove/decisions_*.json (DataTrove venv)"
     )
     rec.add_argument("--out", type=Path, default=FIXTURES)
+    rec.add_argument("--only-tokenizer", action="store_true", help="only decisions_tokenizer.json")
     b = sub.add_parser(
         "bench", help="throughput of Gopher -> C4 (or word splitting) on the real texts"
     )
@@ -354,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--repeat", type=int, default=3)
     b.add_argument("--what", choices=("chain", "words"), default="chain")
     args = parser.parse_args(argv)
-    if args.cmd == "record":
+    if args.cmd == "record" and args.only_tokenizer:
+        record_tokenizer(args.out)
+    elif args.cmd == "record":
         record(args.out)
     else:
         print(json.dumps(bench(args.impl, args.repeat, args.what)))

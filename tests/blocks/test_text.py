@@ -304,3 +304,28 @@ def test_long_chunks_are_split_like_short_ones() -> None:
     assert split_words("http://example.com/a/b") == ["http://example.com/a/b"]
     # beyond 2048 characters a chunk is never taken for a URL (the pattern would backtrack)
     assert len(split_words("http://example.com/" + "ab/cd" * 500)) > 1
+
+
+def test_random_tricky_strings_split_as_datatrove_does() -> None:
+    """3000 random strings of punctuation, contractions, URLs, units and scripts, split by
+    DataTrove 0.10.1 (spaCy) once: words and sentence lengths must be identical."""
+    import json
+    from pathlib import Path
+
+    from bench.record_datatrove_decisions import tokenizer_fuzz_texts
+
+    path = (
+        Path(__file__).resolve().parents[1] / "fixtures" / "datatrove" / "decisions_tokenizer.json"
+    )
+    expected = json.loads(path.read_text(encoding="utf-8"))
+    texts = tokenizer_fuzz_texts()
+    assert len(expected) == len(texts)
+    wrong = []
+    for i, text in enumerate(texts):
+        want_words, want_sentences = expected[f"{i:05d}"]
+        if (
+            split_words(text) != want_words
+            or [len(s) for s in split_sentences(text)] != want_sentences
+        ):
+            wrong.append(text)
+    assert wrong == []
