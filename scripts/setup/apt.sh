@@ -17,6 +17,7 @@ PACKAGES=(
   slurmctld slurmd slurm-client munge
   squashfs-tools eatmydata
   ca-certificates curl xz-utils zstd util-linux procps iproute2
+  libmagic1
 )
 
 missing=()
