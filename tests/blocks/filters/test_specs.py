@@ -64,8 +64,18 @@ def test_spec_builds_and_runs(tmp_path: Path) -> None:
                             "extra_domains": ["spam.example.net"],
                         }
                     },
+                    {
+                        "GopherQualityFilter": {
+                            "min_doc_words": 20,
+                            "exclusion_writer": {
+                                "JsonlWriter": {
+                                    "output_folder": str(tmp_path / "removed"),
+                                    "compression": None,
+                                }
+                            },
+                        }
+                    },
                     {"GopherRepetitionFilter": {"top_n_grams": [[2, 0.2], [3, 0.18]]}},
-                    {"GopherQualityFilter": {"min_doc_words": 20}},
                     {"C4QualityFilter": {"filter_no_terminal_punct": False}},
                     {"FineWebQualityFilter": {}},
                     {"C4BadWordsFilter": {"badwords": ["darn"]}},
@@ -85,6 +95,14 @@ def test_spec_builds_and_runs(tmp_path: Path) -> None:
     ]
     assert [r["id"] for r in out] == ["good"]
     assert "<email>" in out[0]["text"] and "mayor@" not in out[0]["text"]
+    removed = [
+        json.loads(line)
+        for p in (tmp_path / "removed").glob("*.jsonl")
+        for line in p.read_text().splitlines()
+    ]
+    assert [(r["id"], r["metadata"]["filter_reason"]) for r in removed] == [
+        ("short", "gopher_short_doc")
+    ]
 
 
 @pytest.mark.parametrize(
