@@ -78,7 +78,9 @@ class BaseStats(PipelineStep):
     """Base of the summary stats blocks; subclasses implement ``extract_stats``."""
 
     type = "stats"
-    _requires_dependencies: ClassVar[tuple[str | tuple[str, str], ...]] = (("tldextract", "processing"),)
+    _requires_dependencies: ClassVar[tuple[str | tuple[str, str], ...]] = (
+        ("tldextract", "processing"),
+    )
 
     def __init__(
         self,
