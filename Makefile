@@ -44,6 +44,7 @@ setup:  ## install and start what the integration tests need (apt, dockerd, imag
 
 ci: setup $(PY) .venv-hf/bin/python  ## what CI runs on a fresh machine: set up everything, lint, run every test
 	$(PY) -m bench.realdata fetch
+	bash bench/datatrove_env.sh  # DataTrove 0.10.1 in its own venv: parity tests run against it
 	$(MAKE) lint
 	CI=$${CI:-true} SHARDYARD_HF_PYTHON=$(CURDIR)/.venv-hf/bin/python $(VENV)/bin/pytest -q -ra
 
