@@ -48,6 +48,9 @@ STEPS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: Written to stderr between the warm-up and the timed run (logs after it are the run's).
+TIMED_RUN_MARK = "[side] timed run starts"
+
 #: ``execute(output_folder, limit)`` builds the blocks, drains them and returns one
 #: :func:`step_report` per step, in the order of :data:`STEPS`.
 Execute = Callable[[str, int], list[dict[str, Any]]]
@@ -126,6 +129,7 @@ def run_side(
     if cfg["warmup_limit"] > 0:
         execute(cfg["warmup_output"], cfg["warmup_limit"])
     gc.collect()
+    print(TIMED_RUN_MARK, file=sys.stderr, flush=True)
     with Meter() as meter:
         steps = execute(cfg["output"], cfg["limit"])
     kept = read_output_ids(cfg["output"])

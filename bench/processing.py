@@ -42,6 +42,7 @@ import datetime as dt
 import importlib.metadata as md
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -53,7 +54,7 @@ from typing import Any
 
 from bench import corpus as corpus_mod
 from bench import realdata
-from bench._datatrove_side import STEPS, Execute, run_side, step_report
+from bench._datatrove_side import STEPS, TIMED_RUN_MARK, Execute, run_side, step_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DATATROVE_SIDE = Path(__file__).resolve().parent / "_datatrove_side.py"
@@ -206,6 +207,9 @@ def side_main(config_path: str) -> int:
 # --------------------------------------------------------------------------- orchestration
 
 
+_TIMED_OUT = re.compile(r"extraction timed out after [0-9.]+ s: skipping document (\S+)")
+
+
 class SideError(RuntimeError):
     """A side process failed; the message ends with the tail of its log."""
 
@@ -237,6 +241,10 @@ def run_process(
         raise SideError(f"{side} {cfg['pipeline']} failed (exit {proc.returncode}):\n{tail}")
     result: dict[str, Any] = json.loads(Path(cfg["result"]).read_text())
     result["round"] = cfg["round"]
+    if side == "shardyard":
+        # shardyard's extractor logs the id of each document it gave up on (timeout)
+        log_text = log_path.read_text(errors="replace").partition(TIMED_RUN_MARK)[2]
+        result["timed_out_ids"] = _TIMED_OUT.findall(log_text)
     return result
 
 
@@ -331,6 +339,12 @@ def summarize(
     sy0, dt0 = sy_runs[0], dt_runs[0]
     n_sy, n_dt = _documents_in(sy0), _documents_in(dt0)
     sy_t, dt_t = _timing(sy_runs, n_sy), _timing(dt_runs, n_dt)
+    decisions = compare(universe, sy0["kept_ids"], dt0["kept_ids"])
+    if "timed_out_ids" in sy0:
+        only_dt = set(dt0["kept_ids"]) - set(sy0["kept_ids"])
+        decisions["kept_by_datatrove_only_after_shardyard_timeout"] = len(
+            only_dt & set(sy0["timed_out_ids"])
+        )
 
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 3) if a and b else None
@@ -343,7 +357,7 @@ def summarize(
         "speedup_median_wall": ratio(sy_t["docs_per_s_median"], dt_t["docs_per_s_median"]),
         "speedup_best_wall": ratio(sy_t["docs_per_s_best"], dt_t["docs_per_s_best"]),
         "speedup_cpu": ratio(sy_t["docs_per_cpu_s"], dt_t["docs_per_cpu_s"]),
-        "decisions": compare(universe, sy0["kept_ids"], dt0["kept_ids"]),
+        "decisions": decisions,
         "decision_changes_across_repeats": {
             "shardyard": _changes(universe, sy_runs),
             "datatrove": _changes(universe, dt_runs),
