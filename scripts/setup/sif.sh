@@ -2,6 +2,9 @@
 # Build the project's Apptainer image from apptainer/shardyard.def, which bootstraps from
 # the local Docker image (docker-daemon://shardyard:latest) and adds the Apptainer side:
 # %environment, %runscript (python -m worker), %test, %labels, %help.
+# Through docker2sif.sh --def (docker export streamed into mksquashfs, the def's
+# metadata applied, %test run: ~10x faster, same result) when it is there;
+# SHARDYARD_SIF_SLOW=1 uses plain `apptainer build OUT apptainer/shardyard.def`.
 #
 #   bash scripts/setup/sif.sh [--force] [IMAGE [OUT.sif]]
 #   default IMAGE: $SHARDYARD_IMAGE or shardyard:latest
@@ -42,9 +45,15 @@ start=$(date +%s)
 rm -f "$OUT.image-id" "$OUT.def-sha256"
 # The .def's %test runs at the end of the build: a SIF that cannot import shardyard
 # or find its redis-server is never installed.
-if ! apptainer build --force --build-arg "IMAGE=$IMAGE" \
-      --mksquashfs-args "-comp zstd -Xcompression-level 3" \
-      "$OUT.tmp" "$DEF" >"$BUILD_LOG" 2>&1; then
+build() {
+  if [ -f "$SETUP_DIR/docker2sif.sh" ] && [ "${SHARDYARD_SIF_SLOW:-0}" != 1 ]; then
+    bash "$SETUP_DIR/docker2sif.sh" --def "$DEF" "$IMAGE" "$OUT.tmp"
+  else
+    apptainer build --force --build-arg "IMAGE=$IMAGE" \
+      --mksquashfs-args "-comp zstd -Xcompression-level 3" "$OUT.tmp" "$DEF"
+  fi
+}
+if ! build >"$BUILD_LOG" 2>&1; then
   tail -n 30 "$BUILD_LOG" >&2
   rm -f "$OUT.tmp"
   die "apptainer build of $DEF failed"
