@@ -56,7 +56,7 @@ Example:
     "apptainer_cmd",
     default="apptainer",
     show_default=True,
-    help="Apptainer command (e.g. singularity).",
+    help='Apptainer command, e.g. singularity or "apptainer --nv".',
 )
 @click.option(
     "--redis", "redis_url", default=None, help="Redis of the run (default: SHARDYARD_REDIS_URL)."

@@ -217,6 +217,8 @@ class SlurmOptions:
         ):
             if value is not None and not _NAME.match(value):
                 raise SlurmConfigError(f"{name} {value!r}: letters, digits and _.,:+@%- only")
+        if not self.apptainer.strip() or "\n" in self.apptainer:
+            raise SlurmConfigError("--apptainer must be a command, e.g. apptainer or singularity")
         if self.venv_path and self.condaenv:
             raise SlurmConfigError("give --venv-path or --condaenv, not both")
         if self.image and (self.venv_path or self.condaenv):
@@ -278,9 +280,10 @@ class SlurmOptions:
             if self.redis_dir and not self.redis_dir.startswith(self.logging_dir.rstrip("/") + "/"):
                 binds.append(self.redis_dir)
             unique = ",".join(dict.fromkeys([*binds, *self.binds]))
+            # "singularity", or "apptainer --nv": a command with its own options
+            runtime = " ".join(shlex.quote(part) for part in shlex.split(self.apptainer))
             lines.append(
-                f"SY_RUN=({shlex.quote(self.apptainer)} exec --bind {shlex.quote(unique)} "
-                f"{shlex.quote(self.image)})"
+                f"SY_RUN=({runtime} exec --bind {shlex.quote(unique)} {shlex.quote(self.image)})"
             )
         else:
             lines.append("SY_RUN=()")
@@ -804,12 +807,17 @@ def launch(
             slurm.scancel(result.redis_job)  # started for this launch only: do not leave it
         raise
     extra = [f"--dependency=afterany:{':'.join(after)}"] if after else []
-    for command in result.sbatch_commands:
-        result.array_jobs.append(slurm.sbatch([*extra, *command]))
-        if start_redis and opts.redis_dir:
-            # register at once: the Redis job stops when none of its clients is alive
-            with open(Path(opts.redis_dir) / "clients", "a", encoding="utf-8") as fh:
-                fh.write(result.array_jobs[-1] + "\n")
+    try:
+        for command in result.sbatch_commands:
+            result.array_jobs.append(slurm.sbatch([*extra, *command]))
+            if start_redis and opts.redis_dir:
+                # register at once: the Redis job stops when none of its clients is alive
+                with open(Path(opts.redis_dir) / "clients", "a", encoding="utf-8") as fh:
+                    fh.write(result.array_jobs[-1] + "\n")
+    except BaseException:
+        if result.redis_started and result.redis_job and not result.array_jobs:
+            slurm.scancel(result.redis_job)  # no client will ever stop it
+        raise
     record_launch(
         opts.logging_dir,
         {

@@ -24,11 +24,12 @@ from click.testing import CliRunner
 
 from blocks.spec import PipelineSpec
 from dispatcher.cli import main
-from dispatcher.errors import InsecureRedisError
+from dispatcher.errors import InsecureRedisError, RunNotFoundError
 from dispatcher.executors.slurm import (
     LAUNCH_SCRIPT,
     Slurm,
     SlurmConfigError,
+    SlurmError,
     SlurmOptions,
     array_chunks,
     group_sbatch_args,
@@ -118,6 +119,7 @@ def test_sbatch_args_become_one_directive_per_option() -> None:
         ({"binds": ("/a,/b",)}, "--bind"),
         ({"exit_when_idle": 0.0}, "--exit-when-idle"),
         ({"sbatch_args": ("oops",)}, "--sbatch-args"),
+        ({"apptainer": " "}, "--apptainer"),
     ],
 )
 def test_bad_options_are_refused(tmp_path: Path, change: dict[str, Any], message: str) -> None:
@@ -182,6 +184,13 @@ def test_worker_script_in_the_image(tmp_path: Path) -> None:
     assert "shardyard slurm-continue news-1" in script
     assert "#   sbatch --array=0-2 " in script  # the last of the three arrays
     assert "activate" not in script
+    nv = render_worker_script(
+        options(tmp_path, image="/i.sif", apptainer="singularity --nv"),
+        run_id="r",
+        url_file="/u",
+        chunks=[1],
+    )
+    assert f"SY_RUN=(singularity --nv exec --bind {logs} /i.sif)" in nv
 
 
 def test_worker_script_in_a_venv_or_conda_and_short_time_limits(tmp_path: Path) -> None:
@@ -507,6 +516,36 @@ def test_launch_refuses_bad_redis_choices(tmp_path: Path) -> None:
             spec, options(tmp_path, image=str(tmp_path / "absent.sif")), redis_url=URL,
             slurm=FakeSlurm(),
         )  # fmt: skip
+
+
+def test_a_redis_job_started_for_a_failed_launch_is_cancelled(
+    tmp_path: Path, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dispatcher.executors.slurm as slurm_module
+
+    class RefusingSlurm(FakeSlurm):
+        def sbatch(self, args: Sequence[str]) -> str:
+            raise SlurmError("sbatch: error: invalid partition")
+
+    monkeypatch.setattr(
+        slurm_module, "ensure_redis", lambda *a, **k: (URL, "900", True)
+    )  # the Redis job is up
+    slurm: FakeSlurm = RefusingSlurm()
+    with pytest.raises(SlurmError, match="invalid partition"):
+        launch(
+            jsonl_spec(tmp_path, "refused"), options(tmp_path), start_redis=True, slurm=slurm,
+            store=store, send=lambda q, m: None, log=lambda _line: None,
+        )  # fmt: skip
+    assert slurm.cancelled == ["900"]
+    # a spec the store refuses (unknown dependency) cancels it as well
+    slurm = FakeSlurm()
+    with pytest.raises(RunNotFoundError):
+        launch(
+            jsonl_spec(tmp_path, "orphan"), options(tmp_path), start_redis=True,
+            depends=["missing"], slurm=slurm, store=store, send=lambda q, m: None,
+            log=lambda _line: None,
+        )  # fmt: skip
+    assert slurm.cancelled == ["900"] and slurm.calls == []
 
 
 def test_keep_working_follows_running_shards(store: StateStore, tmp_path: Path) -> None:
