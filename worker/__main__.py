@@ -138,6 +138,8 @@ def reap_expired_leases(app: Any, url: str, insecure: bool, every: float) -> Non
         try:
             for (run_id, stage), ranks in reaper.sweep().items():
                 log.warning("expired_leases_resent", run=run_id, stage=stage, ranks=ranks)
+            for run_id, stage in reaper.restart_stalled():
+                log.warning("stalled_stage_enqueued", run=run_id, stage=stage)
         except Exception as err:
             log.warning("reaper_sweep_failed", error=str(err))
 

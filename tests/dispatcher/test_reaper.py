@@ -64,3 +64,23 @@ def test_reclaimed_or_completed_shards_are_left_alone(fake_redis: Any) -> None: 
     store.complete("r", "main", 0, claim.token, json.dumps({"format": "x"}))
     store.cancel("r")
     assert reaper.sweep() == {} and sent == []
+
+
+def test_stalled_barrier_is_restarted_after_stall_after(fake_redis: Any) -> None:  # noqa: F811
+    clock = Clock()
+    store = StateStore(fake_redis, clock=clock)
+    first = {"name": "a", "tasks": 1, "pipeline": [{"SyntheticReader": {"count": 1}}]}
+    second = {"name": "b", "tasks": 2, "pipeline": [{"SyntheticReader": {"count": 1}}]}
+    store_run(store, "s", [first, second])
+    sent: list[tuple[str, str]] = []
+    reaper = LeaseReaper(store, lambda q, m: sent.append((q, m)), stall_after=300, clock=clock)
+    assert reaper.restart_stalled() == []  # stage a not complete: nothing to do
+    claim = store.claim("s", "a", 0, "w", 10)
+    store.complete("s", "a", 0, claim.token, json.dumps({"format": "x"}))
+    # the completing worker "died" before planning stage b
+    assert reaper.restart_stalled() == [] and sent == []  # not stalled long enough yet
+    clock.now += 301
+    assert reaper.restart_stalled() == [("s", "b")]
+    assert sorted(ShardTask.decode(m).rank for _, m in sent) == [0, 1]
+    assert store.stage_plan("s", "b") is not None
+    assert reaper.restart_stalled() == []  # planned now: left to the workers
