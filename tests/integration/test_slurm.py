@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from dispatcher.executors.slurm import DEFAULT_MAX_ARRAY_SIZE, Slurm, SlurmError
 from dispatcher.state import StateStore
 from tests.helpers import require
 from tests.integration.deploy_support import (
@@ -287,7 +289,17 @@ def test_venv_workers_depends_and_requeue(
         return len(running) == 2 and store.status(first_id)["stages"][0]["running"] == 2
 
     wait_until(both_running_a_shard, 240, "both elements of the first run busy", every=0.3)
-    subprocess.run(["scontrol", "requeue", f"{first_array}_1"], check=True, timeout=30)
+    element = f"{first_array}_1"
+    subprocess.run(["scontrol", "requeue", element], check=True, timeout=30)
+    # Slurm holds a requeued job back for a while (begin time): let it start again now
+    wait_until(
+        lambda: any(r[0] == element and r[2] == "PENDING" for r in jobs.rows()),
+        60,
+        "the requeued element back in the queue",
+    )
+    subprocess.run(
+        ["scontrol", "update", f"JobId={element}", "StartTime=now"], check=True, timeout=30
+    )
 
     wait_complete(store, first_id, data / "logs", 300)
     check_against_expected(data, spec, tmp_path)
@@ -297,3 +309,54 @@ def test_venv_workers_depends_and_requeue(
     wait_until(lambda: not jobs.rows(), 300, "every element (the requeued one too) to end")
     requeued = (data / "logs" / "slurm" / "logs" / f"worker_{first_array}_1.out").read_text()
     assert "stopped by a signal" in requeued, requeued[-3000:]
+    assert requeued.count('"worker_ready"') == 2, "the requeued element ran a worker again"
+
+
+def test_usr1_to_the_batch_shell_gives_the_shard_back_and_a_new_launch_finishes(
+    tmp_path: Path, jobs: Jobs, redis_server: RedisServer
+) -> None:
+    """What ``--signal=B:USR1@N`` does before the time limit, sent by hand: the element's
+    script passes it to the worker as SIGTERM, the shard goes back to the queue, the
+    element ends. Launching the same spec again finishes the run (nothing twice)."""
+    run_id = f"sl-usr1-{jobs.prefix[-6:]}"
+    data, spec, spec_file = prepare(tmp_path, run_id, slow=SLOW)
+    name = jobs.name("usr1")
+    args = ["slurm", str(spec_file), "--workers", "1", "--partition", "debug", "--time", "15",
+            "--venv-path", sys.prefix, "--redis", redis_server.url, "--exit-when-idle", "5",
+            "--job-name", name]  # fmt: skip
+    first = cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "#SBATCH --signal=B:USR1@90" in (data / "logs" / "launch_script.slurm").read_text()
+    array = json.loads((data / "logs" / "slurm" / "jobs.json").read_text())["launches"][0][
+        "arrays"
+    ][0]
+    store = StateStore.from_url(redis_server.url)
+    wait_until(lambda: store.status(run_id)["stages"][0]["running"] == 1, 240, "a running shard")
+    subprocess.run(["scancel", "--batch", "--signal=USR1", f"{array}_0"], check=True, timeout=30)
+    wait_until(lambda: not jobs.rows(), 120, "the signalled element to end")
+    element = (data / "logs" / "slurm" / "logs" / f"worker_{array}_0.out").read_text()
+    assert "stopped by a signal" in element, element[-3000:]
+    status = store.status(run_id)
+    assert not status["complete"] and status["stages"][0]["running"] == 0
+    assert status["stages"][0]["done"] < 4
+
+    again = cli(*args, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    wait_complete(store, run_id, data / "logs", 300)
+    check_against_expected(data, spec, tmp_path)
+    assert sorted(store.attempts(run_id, "filter").values()) == [1, 1, 1, 1]
+    launches = json.loads((data / "logs" / "slurm" / "jobs.json").read_text())["launches"]
+    assert len(launches) == 2
+
+
+def test_the_slurm_commands_wrapper_on_the_real_cluster(slurm_cluster: None) -> None:
+    conf = Path("/etc/slurm/slurm.conf")
+    configured = (
+        re.search(r"^MaxArraySize=(\d+)", conf.read_text(), re.M) if conf.exists() else None
+    )
+    expected = int(configured.group(1)) if configured else DEFAULT_MAX_ARRAY_SIZE
+    slurm = Slurm()
+    assert slurm.max_array_size() == expected
+    assert slurm.states("999999999") == [] and not slurm.alive("999999999")
+    with pytest.raises(SlurmError, match="sbatch"):
+        slurm.sbatch(["--partition=no-such-partition", "--wrap", "true"])
