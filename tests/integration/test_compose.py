@@ -134,7 +134,8 @@ def test_compose_up_run_the_example_down(
     host_data = tmp_path / "host"
     documents = write_inputs(host_data)
     deployed.run("exec", "-T", "worker", "mkdir", "-p", "data/quickstart")
-    deployed.run("cp", str(host_data / "in"), "worker:/data/data/quickstart/in")
+    # --index 1: without it compose copies into every replica (one volume: "file exists")
+    deployed.run("cp", "--index", "1", str(host_data / "in"), "worker:/data/data/quickstart/in")
     submitted = deployed.run("run", "--rm", "-T", "cli", "submit", "examples/quickstart.yaml")
     assert "quickstart: stage filter: 4 shard(s) enqueued" in submitted.stdout, submitted.stdout
 
@@ -160,7 +161,7 @@ def test_compose_up_run_the_example_down(
     got = tmp_path / "got"
     got.mkdir()
     for folder in ("data/quickstart/out", "data/quickstart/removed", "logs/quickstart"):
-        deployed.run("cp", f"worker:/data/{folder}", str(got / Path(folder).name))
+        deployed.run("cp", "--index", "1", f"worker:/data/{folder}", str(got / Path(folder).name))
     spec = example_spec(str(host_data))
     expected = expected_run(spec, str(host_data), tmp_path / "expected")
     assert read_docs(got / "out") == expected["out"]
