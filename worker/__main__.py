@@ -218,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         without_mingle=True,
     )
     worker.start()
-    log.info("worker_stopped", idle_exit=IDLE_EXIT.is_set(), preempted=STOP.is_set())
+    idle = IDLE_EXIT.is_set()  # the idle watcher stops us with SIGTERM too: not a preemption
+    log.info("worker_stopped", idle_exit=idle, preempted=STOP.is_set() and not idle)
     return int(worker.exitcode or 0)
 
 
