@@ -51,10 +51,19 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     # shellcheck disable=SC2086
     docker rm -f -v $ids >/dev/null 2>&1 || true
   fi
+  # compose projects of the integration tests (sy-it-*), if a test run was killed hard
+  for project in $(docker compose ls -a --format json 2>/dev/null | grep -o '"Name":"sy-it-[^"]*"' | cut -d'"' -f4); do
+    log "removing compose project $project"
+    docker compose -p "$project" down -v --remove-orphans >/dev/null 2>&1 || true
+  done
 fi
 
 if command -v scancel >/dev/null && scontrol ping >/dev/null 2>&1; then
   scancel --full --quiet "--jobname=shardyard-setup-check" 2>/dev/null || true
+  # jobs of the integration tests (sy-it-*), if a test run was killed hard
+  for job in $(squeue -h -o '%i %j' 2>/dev/null | awk '$2 ~ /^sy-it-/ {print $1}'); do
+    scancel --full --quiet "$job" 2>/dev/null || true
+  done
 fi
 stop slurmd /run/slurmd.pid slurmd 20
 stop slurmctld /run/slurmctld.pid slurmctld 20
