@@ -157,3 +157,24 @@ def test_harness_end_to_end_against_datatrove(tmp_path: Path, realdata_module: A
     assert result["pipelines"]["A"]["bare_trafilatura"]["runs"] == 1
     table = format_table(result)
     assert "| B | 10 |" in table and "| A | 4 |" in table
+
+
+def test_run_all_reports_failed_and_absent_benchmarks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bench import run_all
+
+    benchmarks = (
+        # a real module given an invalid argument: argparse exits with 2
+        run_all.Benchmark("bad", "bench.processing", lambda out: ["--pipelines", "Z"], ""),
+        run_all.Benchmark("absent", "bench.no_such_benchmark", lambda out: [], ""),
+    )
+    monkeypatch.setattr(run_all, "BENCHMARKS", benchmarks)
+    assert run_all.main(["--out", str(tmp_path)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(r["name"], r["status"]) for r in report] == [
+        ("bad", "failed (exit 2)"),
+        ("absent", "skipped (absent)"),
+    ]
