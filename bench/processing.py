@@ -109,21 +109,11 @@ def ensure_corpus(
 
 def universe_ids(pipeline: str, folder: Path, limit: int = -1) -> list[str]:
     """Ids of the documents a reader gives for ``pipeline``'s input, in reading order."""
-    from blocks.base import TaskContext
-    from blocks.pipeline import execute
     from blocks.readers import JsonlReader, WarcReader
 
     reader_cls = JsonlReader if pipeline == "B" else WarcReader
     reader = reader_cls(str(folder / PIPELINE_INPUT[pipeline]), limit=limit)
-    ids: list[str] = []
-
-    def collect(data: Any, rank: int = 0, world_size: int = 1) -> None:
-        ids.extend(doc.id for doc in data)
-
-    from blocks.base import FunctionStep
-
-    execute([reader, FunctionStep(collect)], TaskContext())
-    return ids
+    return [doc.id for doc in reader.run(None)]
 
 
 # --------------------------------------------------------------------------- shardyard side
