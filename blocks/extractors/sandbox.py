@@ -115,6 +115,7 @@ class ExtractorSandbox:
         self._rbuf = bytearray()
         self._last_end = 0.0  # child-reported end time of the last answered document
         self._last_progress = 0.0  # parent time of the last byte written to the child
+        self._ready = False  # the current child answered READY
 
     # -- public -----------------------------------------------------------------------
     @property
@@ -227,6 +228,9 @@ class ExtractorSandbox:
         for req in self._queue:
             req.written, req.done_at = 0, None
         self.starts += 1
+        # No document is written before the child says READY: a document's deadline runs
+        # from its last byte written, and a slow start (imports under load) must not eat it.
+        self._ready = False
         self._handshake()
 
     def _handshake(self) -> None:
@@ -237,6 +241,8 @@ class ExtractorSandbox:
             if frame is not None:
                 kind, payload = frame
                 if kind == wire.READY:
+                    self._ready = True
+                    self._last_progress = time.monotonic()
                     self._pump_writes()
                     return
                 message = json.loads(payload).get("error", "") if kind == wire.FAILED else ""
@@ -274,7 +280,7 @@ class ExtractorSandbox:
     def _wait(self, seconds: float) -> bool:
         """Sleep until the child wrote, or the pipe takes the bytes we owe it; False on timeout."""
         assert self._sel is not None
-        want_write = any(req.done_at is None for req in self._window())
+        want_write = self._ready and any(req.done_at is None for req in self._window())
         if want_write != self._watching_write:
             if want_write:
                 self._sel.register(self._wfd, selectors.EVENT_WRITE)
@@ -291,6 +297,8 @@ class ExtractorSandbox:
 
     def _pump_writes(self) -> None:
         """Write as much of the requests inside the window as the pipe takes, without blocking."""
+        if not self._ready:
+            return
         for req in self._window():
             if req.done_at is not None:
                 continue

@@ -37,7 +37,10 @@ class _FaultyExtractor(SandboxedExtractor):
         sandbox: bool = True,
         memory_limit_mb: int | None = None,
         startup_timeout: float = 60.0,
+        start_delay: float = 0.0,
     ) -> None:
+        if start_delay and os.environ.get("SHARDYARD_SANDBOX_PARENT"):
+            time.sleep(start_delay)  # in the sandbox child only: a slow start (imports under load)
         super().__init__(
             timeout,
             sandbox=sandbox,

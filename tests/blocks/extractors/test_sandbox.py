@@ -43,6 +43,17 @@ def test_extracts_in_order_in_one_child() -> None:
     assert block.stats.time.n == 6  # time measured in the child, per document
 
 
+def test_a_slow_child_start_does_not_eat_the_first_documents_time() -> None:
+    # documents queued while the child still starts must get their full timeout once it is
+    # ready; their deadline used to run from the write, before the child could read it
+    # (after a hang the restarted child starts slowly with documents already queued)
+    block = _FaultyExtractor(timeout=0.6, start_delay=1.5)
+    out = list(block.run(docs("HANG", "SLOW 0.3", "b", "c")))
+    assert [d.text for d in out] == ["SLOW 0.3", "B", "C"]
+    assert counts(block) == {"total": 4, "extracted": 3, "forwarded": 3, "timeout": 1}
+    assert block.sandbox_starts == 2
+
+
 @pytest.mark.parametrize("marker", ["HANG", "EXIT", "SEGV", "KILL"])
 def test_failure_costs_one_document_and_restarts_the_child(marker: str) -> None:
     block = _FaultyExtractor(timeout=0.5)
