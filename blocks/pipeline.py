@@ -8,11 +8,13 @@ between the two; ``run_pipeline`` does both for in-process use.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from blocks.base import DocumentsSource, FunctionStep, PipelineStep, TaskContext
 from blocks.document import Document
 from blocks.metrics import PipelineStats
+from blocks.readers.base import BaseDiskReader
 from blocks.spec import PipelineSpec, StageSpec, build_pipeline
 
 Step = PipelineStep | Callable[..., Iterable[Document] | None] | list[Document]
@@ -53,8 +55,12 @@ def execute(
     ``on_document(n)`` is called every 1000 documents leaving the last block (progress).
     """
     everything = list(_all_steps(steps))
+    # The planner assigns files (ctx.files) to the first reader of the stage only; a later
+    # reader of the same stage lists its own folder (rank::world_size) as in DataTrove.
+    planned = next((s for s in steps if isinstance(s, BaseDiskReader)), None)
+    unplanned = replace(ctx, files=None) if ctx.files is not None else ctx
     for step in everything:
-        step.bind(ctx)
+        step.bind(ctx if step is planned else unplanned)
     try:
         stream: Iterable[Document] | None = None
         for step in steps:
