@@ -50,19 +50,6 @@ def safe_divide(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def find_duplicates(items: Iterable[str]) -> tuple[int, int]:
-    """Number of items already seen earlier in the sequence, and their characters."""
-    seen: set[str] = set()
-    dup_items = dup_chars = 0
-    for item in items:
-        if item in seen:
-            dup_items += 1
-            dup_chars += len(item)
-        else:
-            seen.add(item)
-    return dup_items, dup_chars
-
-
 def _top_k(stats: MetricStatsDict, k: int) -> MetricStatsDict:
     if len(stats) <= k:
         return stats

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.document import Document
-from blocks.stats.base import GROUP, BaseStats, TopKConfig, find_duplicates, safe_divide
+from blocks.filters.gopher_repetition import find_duplicates
+from blocks.stats.base import GROUP, BaseStats, TopKConfig, safe_divide
 
 END_PUNCTUATION = (".", "?", "!", '"', "'")
 
