@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,49 +17,17 @@ from blocks.pipeline import run_pipeline
 from blocks.readers import JsonlReader, ParquetReader, WarcReader, gzip_member_offsets
 from blocks.writers.jsonl import JsonlWriter
 from tests.blocks.readers.conftest import cuts, load_real_texts, load_realdata, read_all, stat
-from tests.helpers import free_port, require
+from tests.moto_server import moto_server
 
 # a real server process and s3fs's first client take seconds to start
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _moto_command(port: int) -> list[str] | None:
-    if importlib.util.find_spec("moto.server") is not None:
-        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    binary = shutil.which("moto_server")
-    return [binary, "-H", "127.0.0.1", "-p", str(port)] if binary else None
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server on a free loopback port, for this module only."""
-    require(importlib.util.find_spec("s3fs") is not None, "s3fs is not installed")
-    port = free_port()
-    command = _moto_command(port)
-    require(command is not None, "moto[server] is not installed")
-    assert command is not None
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto_server did not start (exit {proc.poll()})")
-                time.sleep(0.1)
+    """A moto S3 server process on a free loopback port, for this module."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

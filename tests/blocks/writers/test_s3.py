@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,43 +14,16 @@ from blocks.io import get_datafolder
 from blocks.pipeline import run_pipeline
 from blocks.readers import JsonlReader, ParquetReader
 from blocks.writers import JsonlWriter, ParquetWriter
-from tests.helpers import free_port, require
+from tests.moto_server import moto_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server process on a free loopback port."""
-    require(importlib.util.find_spec("s3fs") is not None, "s3fs is not installed")
-    require(importlib.util.find_spec("moto.server") is not None, "moto[server] is not installed")
-    port = free_port()
-    log_path: Path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(url, timeout=1).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"moto_server did not start: {log_path.read_text()[-500:]}")
-                    time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    """A moto S3 server process on a free loopback port, for this module."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
+        yield url
 
 
 @pytest.fixture
