@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from blocks.document import Document
-from blocks.readers.base import Adapter, BaseDiskReader, DataFileLike
+from blocks.readers.base import BaseDiskReader
 
 
 class ParquetReader(BaseDiskReader):
@@ -29,38 +29,13 @@ class ParquetReader(BaseDiskReader):
     def __init__(
         self,
         data_folder: Any,
-        paths_file: DataFileLike | None = None,
-        limit: int = -1,
-        skip: int = 0,
         batch_size: int = 1000,
         read_metadata: bool = True,
-        file_progress: bool = False,
-        doc_progress: bool = False,
-        adapter: Adapter | None = None,
-        text_key: str = "text",
-        id_key: str = "id",
-        default_metadata: dict[str, Any] | None = None,
-        recursive: bool = True,
-        glob_pattern: str | None = None,
-        shuffle_files: bool = False,
-        add_file_path: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_folder,
-            paths_file=paths_file,
-            limit=limit,
-            skip=skip,
-            file_progress=file_progress,
-            doc_progress=doc_progress,
-            adapter=adapter,
-            text_key=text_key,
-            id_key=id_key,
-            default_metadata=default_metadata,
-            recursive=recursive,
-            glob_pattern=glob_pattern,
-            shuffle_files=shuffle_files,
-            add_file_path=add_file_path,
-        )
+        # the other options (paths_file, limit, skip, text_key, id_key, glob_pattern...)
+        # are BaseDiskReader's; the spec validator checks them against its signature
+        super().__init__(data_folder, **kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size

@@ -37,7 +37,7 @@ from typing import IO, Any, Literal
 from blocks.document import Document
 from blocks.errors import DocumentError
 from blocks.io import compression_of, get_datafolder
-from blocks.readers.base import Adapter, BaseDiskReader, DataFileLike
+from blocks.readers.base import BaseDiskReader
 from blocks.readers.gzip_members import member_offsets, read_members, starts_warc_record
 
 Compression = Literal["infer", "gzip", "zstd", "bz2", "xz"] | None
@@ -138,37 +138,12 @@ class WarcReader(BaseDiskReader):
     def __init__(
         self,
         data_folder: Any,
-        paths_file: DataFileLike | None = None,
         compression: Compression = "infer",
-        limit: int = -1,
-        skip: int = 0,
-        file_progress: bool = False,
-        doc_progress: bool = False,
-        adapter: Adapter | None = None,
-        text_key: str = "text",
-        id_key: str = "id",
-        default_metadata: dict[str, Any] | None = None,
-        recursive: bool = True,
-        glob_pattern: str | None = None,
-        shuffle_files: bool = False,
-        add_file_path: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_folder,
-            paths_file=paths_file,
-            limit=limit,
-            skip=skip,
-            file_progress=file_progress,
-            doc_progress=doc_progress,
-            adapter=adapter,
-            text_key=text_key,
-            id_key=id_key,
-            default_metadata=default_metadata,
-            recursive=recursive,
-            glob_pattern=glob_pattern,
-            shuffle_files=shuffle_files,
-            add_file_path=add_file_path,
-        )
+        # the other options (paths_file, limit, skip, text_key, id_key, glob_pattern...)
+        # are BaseDiskReader's; the spec validator checks them against its signature
+        super().__init__(data_folder, **kwargs)
         self.compression = compression
 
     def _compression(self, filepath: str) -> str | None:
