@@ -41,13 +41,13 @@ def test_reaper_resends_a_killed_workers_shard(redis_server: RedisServer, tmp_pa
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
     _send_all(redis_server.url, tasks[1:])
-    started = time.monotonic()
     rescuer = start_worker(
         redis_server.url, *HOUR, "--exit-when-idle", "8", log_path=tmp_path / "rescuer.log"
     )
+    # the broker would redeliver only after an hour: finishing within the watchdog means the
+    # reaper re-sent the shard
     assert _finish(rescuer, timeout=120) == [0]
     assert store.status("reap")["complete"] is True, (tmp_path / "rescuer.log").read_text()[-3000:]
-    assert time.monotonic() - started < 3600  # came back long before the broker would resend
     _assert_outputs_whole(tmp_path, 2, 40)
     assert _documents_counted(store, "reap") == 2 * 40
     assert "expired_leases_resent" in (tmp_path / "rescuer.log").read_text()
